@@ -1,0 +1,436 @@
+//! A forgiving, path-aware view of a Dodo Payments webhook
+//! (`{business_id, type, timestamp, data}`).
+//!
+//! Payloads are read as untyped JSON on purpose: Dodo adds fields, leaves
+//! optional ones out or `null`, and types a few loosely (dispute amounts are
+//! strings). A [`Field`] is "whatever is at this path, if anything" and knows
+//! its path, so that a value that is required or mistyped turns into an
+//! [`Error`] like `data.total_amount is not an integer`, never a panic.
+
+use serde_json::Value;
+
+use crate::money::{self, DEFAULT_CURRENCY};
+use crate::{Error, time};
+
+/// A parsed webhook payload: a JSON object, with accessors for the Dodo
+/// envelope's fields.
+///
+/// ```
+/// use hookwasm_sdk::Envelope;
+/// let dodo = Envelope::parse(r#"{"type":"payment.succeeded","data":{"customer":{"name":"Jane"}}}"#)?;
+/// assert_eq!(dodo.field("data.customer.name").str()?, Some("Jane"));
+/// assert_eq!(dodo.field("data.customer.email").require_str().unwrap_err().to_string(),
+///            "data.customer.email is missing");
+/// assert_eq!(dodo.currency()?, "USD");
+/// # Ok::<(), hookwasm_sdk::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Envelope {
+    root: Value,
+}
+
+impl Envelope {
+    /// Parses the raw payload. Errors: `payload is empty`, `payload is not
+    /// JSON: …`, `payload is not a JSON object`.
+    pub fn parse(payload: &str) -> Result<Envelope, Error> {
+        if payload.trim().is_empty() {
+            return Err(Error::new("payload is empty"));
+        }
+        let root = serde_json::from_str(payload)
+            .map_err(|e| Error::new(format!("payload is not JSON: {e}")))?;
+        Envelope::from_value(root)
+    }
+
+    /// Wraps an already parsed payload; it must be a JSON object.
+    pub fn from_value(root: Value) -> Result<Envelope, Error> {
+        if !root.is_object() {
+            return Err(Error::new("payload is not a JSON object"));
+        }
+        Ok(Envelope { root })
+    }
+
+    /// The value at a path such as `data.customer.email` or
+    /// `data.product_cart[0].product_id`.
+    pub fn field(&self, path: &str) -> Field<'_> {
+        Field::new("", Some(&self.root)).field(path)
+    }
+
+    /// The top-level `business_id`.
+    pub fn business_id(&self) -> Field<'_> {
+        self.field("business_id")
+    }
+
+    /// The top-level `timestamp`: when the event happened, RFC 3339.
+    pub fn timestamp(&self) -> Field<'_> {
+        self.field("timestamp")
+    }
+
+    /// The top-level `data`: the payment, subscription, refund, dispute…
+    pub fn data(&self) -> Field<'_> {
+        self.field("data")
+    }
+
+    /// `data.customer`.
+    pub fn customer(&self) -> Field<'_> {
+        self.field("data.customer")
+    }
+
+    /// `data.currency`, or `USD` when it is missing, `null` or empty (as the
+    /// seed examples default it). Error when it is not a string.
+    pub fn currency(&self) -> Result<&str, Error> {
+        let currency = self.field("data.currency").str()?;
+        Ok(currency
+            .filter(|c| !c.is_empty())
+            .unwrap_or(DEFAULT_CURRENCY))
+    }
+
+    /// The whole payload.
+    pub fn as_value(&self) -> &Value {
+        &self.root
+    }
+
+    /// The whole payload, owned.
+    pub fn into_value(self) -> Value {
+        self.root
+    }
+}
+
+/// Whatever is at one path of a payload, if anything.
+///
+/// Navigating never fails: [`Field::get`] on a missing value or a non-object
+/// gives another missing field. Only the typed accessors return errors, and
+/// those name the path.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Field<'a> {
+    path: String,
+    value: Option<&'a Value>,
+}
+
+impl<'a> Field<'a> {
+    /// A field at `path` holding `value` (`None` when absent).
+    pub fn new(path: impl Into<String>, value: Option<&'a Value>) -> Field<'a> {
+        Field {
+            path: path.into(),
+            value,
+        }
+    }
+
+    /// The path, e.g. `data.customer.email`, as used in error messages.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The member `key` of this object.
+    pub fn get(&self, key: &str) -> Field<'a> {
+        let path = if self.path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}.{key}", self.path)
+        };
+        Field::new(path, self.value.and_then(|v| v.get(key)))
+    }
+
+    /// The element `index` of this array.
+    pub fn at(&self, index: usize) -> Field<'a> {
+        Field::new(
+            format!("{}[{index}]", self.path),
+            self.value.and_then(|v| v.get(index)),
+        )
+    }
+
+    /// The value at a relative path of `.`-separated keys, each optionally
+    /// followed by `[index]`s: `customer.email`, `product_cart[0].product_id`.
+    pub fn field(&self, path: &str) -> Field<'a> {
+        let mut field = self.clone();
+        for segment in path.split('.') {
+            let (key, mut indexes) = segment.split_at(segment.find('[').unwrap_or(segment.len()));
+            if !key.is_empty() {
+                field = field.get(key);
+            }
+            while let Some((index, rest)) = indexes
+                .strip_prefix('[')
+                .and_then(|rest| rest.split_once(']'))
+            {
+                field = match index.parse() {
+                    Ok(index) => field.at(index),
+                    // Not an index: nothing can be there.
+                    Err(_) => Field::new(format!("{}[{index}]", field.path), None),
+                };
+                indexes = rest;
+            }
+            if !indexes.is_empty() {
+                // Malformed, like `list[` or `list[0]x`: nothing can be there.
+                field = Field::new(format!("{}{indexes}", field.path), None);
+            }
+        }
+        field
+    }
+
+    /// The value, or `None` when it is absent or `null`.
+    pub fn value(&self) -> Option<&'a Value> {
+        self.value.filter(|v| !v.is_null())
+    }
+
+    /// Whether there is a non-`null` value.
+    pub fn is_present(&self) -> bool {
+        self.value().is_some()
+    }
+
+    /// The value, or `default` when it is absent, `null` or an empty string
+    /// (the seed examples' `value || default`).
+    pub fn or(&self, default: impl Into<Value>) -> Value {
+        match self.value() {
+            Some(Value::String(s)) if s.is_empty() => default.into(),
+            Some(value) => value.clone(),
+            None => default.into(),
+        }
+    }
+
+    /// The string, `None` when absent or `null`; error when another type.
+    pub fn str(&self) -> Result<Option<&'a str>, Error> {
+        match self.value() {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(Error::invalid(&self.path, "a string")),
+        }
+    }
+
+    /// Like [`Field::str`], with an empty string counted as absent: for
+    /// identifiers such as e-mail addresses and customer ids.
+    pub fn non_empty_str(&self) -> Result<Option<&'a str>, Error> {
+        Ok(self.str()?.filter(|s| !s.is_empty()))
+    }
+
+    /// The string; error when absent, `null` or another type.
+    pub fn require_str(&self) -> Result<&'a str, Error> {
+        self.str()?.ok_or_else(|| Error::missing(&self.path))
+    }
+
+    /// The boolean, `None` when absent or `null`; error when another type.
+    pub fn bool(&self) -> Result<Option<bool>, Error> {
+        match self.value() {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(Error::invalid(&self.path, "a boolean")),
+        }
+    }
+
+    /// An amount in minor units (an integer or a string of digits) as a
+    /// decimal string in `currency` (see [`money`]); `None` when absent or
+    /// `null`; error when anything else.
+    pub fn money(&self, currency: &str) -> Result<Option<String>, Error> {
+        match self.value() {
+            None => Ok(None),
+            Some(amount) => money::format(amount, currency)
+                .map(Some)
+                .ok_or_else(|| Error::invalid(&self.path, "an integer")),
+        }
+    }
+
+    /// Like [`Field::money`], but an absent amount is an error too.
+    pub fn require_money(&self, currency: &str) -> Result<String, Error> {
+        self.money(currency)?
+            .ok_or_else(|| Error::missing(&self.path))
+    }
+
+    /// An RFC 3339 date-time as milliseconds since the epoch (see
+    /// [`time::unix_millis`]); error when absent or not a date-time.
+    pub fn unix_millis(&self) -> Result<i64, Error> {
+        let text = self.require_str()?;
+        time::unix_millis(text).ok_or_else(|| Error::invalid(&self.path, "an RFC 3339 date-time"))
+    }
+
+    /// An RFC 3339 date-time as whole seconds since the epoch; error when
+    /// absent or not a date-time.
+    pub fn unix_seconds(&self) -> Result<i64, Error> {
+        Ok(self.unix_millis()?.div_euclid(1_000))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn dodo(value: Value) -> Envelope {
+        Envelope::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn parse_refuses_what_is_not_an_object() {
+        let message = |payload: &str| Envelope::parse(payload).unwrap_err().to_string();
+        assert_eq!(message(""), "payload is empty");
+        assert_eq!(message(" \n"), "payload is empty");
+        assert_eq!(message("[1]"), "payload is not a JSON object");
+        assert_eq!(message("null"), "payload is not a JSON object");
+        assert_eq!(message("\"text\""), "payload is not a JSON object");
+        assert_eq!(
+            message("{\"type\":"),
+            "payload is not JSON: EOF while parsing a value at line 1 column 8"
+        );
+        assert!(message("<xml/>").starts_with("payload is not JSON: "));
+    }
+
+    #[test]
+    fn parse_survives_absurd_nesting() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(Envelope::parse(&deep).is_err());
+    }
+
+    #[test]
+    fn paths_are_named_in_errors() {
+        let d = dodo(json!({"data": {"total_amount": "12.5", "customer": {"email": 7}}}));
+        assert_eq!(
+            d.field("data.customer.email")
+                .str()
+                .unwrap_err()
+                .to_string(),
+            "data.customer.email is not a string"
+        );
+        assert_eq!(
+            d.field("data.total_amount")
+                .money("USD")
+                .unwrap_err()
+                .to_string(),
+            "data.total_amount is not an integer"
+        );
+        assert_eq!(
+            d.field("data.customer.name")
+                .require_str()
+                .unwrap_err()
+                .to_string(),
+            "data.customer.name is missing"
+        );
+        assert_eq!(
+            d.data().get("product_cart").at(0).get("product_id").path(),
+            "data.product_cart[0].product_id"
+        );
+        assert_eq!(
+            d.field("timestamp").unix_millis().unwrap_err().to_string(),
+            "timestamp is missing"
+        );
+    }
+
+    #[test]
+    fn dotted_paths_with_indexes() {
+        let d = dodo(
+            json!({"data": {"product_cart": [{"product_id": "p1"}, {"product_id": "p2"}],
+                                     "matrix": [[1, 2], [3, 4]]}}),
+        );
+        let second = d.field("data.product_cart[1].product_id");
+        assert_eq!(second.path(), "data.product_cart[1].product_id");
+        assert_eq!(second.str().unwrap(), Some("p2"));
+        assert_eq!(d.field("data.matrix[1][0]").value(), Some(&json!(3)));
+        assert_eq!(d.field("data.product_cart[9].product_id").value(), None);
+        assert_eq!(d.field("data.product_cart[x]").value(), None);
+        assert_eq!(d.field("data.product_cart[").value(), None);
+        assert_eq!(d.field("").value(), Some(d.as_value()));
+    }
+
+    #[test]
+    fn navigating_through_wrong_types_finds_nothing() {
+        let d = dodo(json!({"data": {"customer": "cus_1", "list": 5}}));
+        assert_eq!(d.field("data.customer.email").value(), None);
+        assert_eq!(d.field("data.list[0]").value(), None);
+        assert_eq!(d.field("data.customer.email").str().unwrap(), None);
+    }
+
+    #[test]
+    fn null_is_absent() {
+        let d = dodo(json!({"data": {"remarks": null, "flag": null}}));
+        assert!(!d.field("data.remarks").is_present());
+        assert_eq!(d.field("data.remarks").str().unwrap(), None);
+        assert_eq!(d.field("data.flag").bool().unwrap(), None);
+        assert_eq!(d.field("data.remarks").money("USD").unwrap(), None);
+        assert_eq!(d.field("data.remarks").or(""), json!(""));
+    }
+
+    #[test]
+    fn defaults_apply_to_missing_null_and_empty() {
+        let d = dodo(json!({"data": {"a": "card", "b": null, "c": "", "d": false}}));
+        assert_eq!(d.field("data.a").or("unknown"), json!("card"));
+        assert_eq!(d.field("data.b").or("unknown"), json!("unknown"));
+        assert_eq!(d.field("data.c").or("unknown"), json!("unknown"));
+        assert_eq!(d.field("data.d").or("unknown"), json!(false));
+        assert_eq!(d.field("data.zzz").or("unknown"), json!("unknown"));
+    }
+
+    #[test]
+    fn currency_defaults_to_usd() {
+        assert_eq!(dodo(json!({})).currency().unwrap(), "USD");
+        assert_eq!(
+            dodo(json!({"data": {"currency": null}}))
+                .currency()
+                .unwrap(),
+            "USD"
+        );
+        assert_eq!(
+            dodo(json!({"data": {"currency": ""}})).currency().unwrap(),
+            "USD"
+        );
+        assert_eq!(
+            dodo(json!({"data": {"currency": "JPY"}}))
+                .currency()
+                .unwrap(),
+            "JPY"
+        );
+        assert_eq!(
+            dodo(json!({"data": {"currency": 840}}))
+                .currency()
+                .unwrap_err()
+                .to_string(),
+            "data.currency is not a string"
+        );
+    }
+
+    #[test]
+    fn money_accepts_numbers_and_digit_strings() {
+        let d = dodo(json!({"data": {"n": 2159, "s": "2159", "neg": -250, "f": 1.5, "b": true}}));
+        assert_eq!(
+            d.field("data.n").money("USD").unwrap().as_deref(),
+            Some("21.59")
+        );
+        assert_eq!(
+            d.field("data.s").money("USD").unwrap().as_deref(),
+            Some("21.59")
+        );
+        assert_eq!(
+            d.field("data.neg").money("EUR").unwrap().as_deref(),
+            Some("-2.50")
+        );
+        assert_eq!(d.field("data.missing").money("USD").unwrap(), None);
+        assert!(d.field("data.f").money("USD").is_err());
+        assert!(d.field("data.b").money("USD").is_err());
+        assert_eq!(
+            d.field("data.missing")
+                .require_money("USD")
+                .unwrap_err()
+                .to_string(),
+            "data.missing is missing"
+        );
+    }
+
+    #[test]
+    fn timestamps() {
+        let d = dodo(json!({"timestamp": "2025-01-15T23:30:12.482913Z", "bad": "soon", "num": 5}));
+        assert_eq!(d.timestamp().unix_millis().unwrap(), 1_736_983_812_482);
+        assert_eq!(d.timestamp().unix_seconds().unwrap(), 1_736_983_812);
+        assert_eq!(
+            d.field("bad").unix_millis().unwrap_err().to_string(),
+            "bad is not an RFC 3339 date-time"
+        );
+        assert_eq!(
+            d.field("num").unix_millis().unwrap_err().to_string(),
+            "num is not a string"
+        );
+    }
+
+    #[test]
+    fn unicode_passes_through() {
+        let d = Envelope::parse(r#"{"data":{"customer":{"name":"Zoë 山田 🚀"}}}"#).unwrap();
+        assert_eq!(
+            d.field("data.customer.name").str().unwrap(),
+            Some("Zoë 山田 🚀")
+        );
+    }
+}
