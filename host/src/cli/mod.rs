@@ -1,0 +1,98 @@
+//! The command line: clap definitions and dispatch. This is the only place
+//! that uses `anyhow`; everything below it returns typed errors.
+
+mod logging;
+mod plugin;
+mod send;
+mod serve;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "hookwasm",
+    version,
+    about = "Receive signed webhooks, transform them in a WebAssembly sandbox, deliver them with durable retries"
+)]
+struct Cli {
+    /// Log output format (logs go to stderr).
+    #[arg(long, global = true, value_enum, default_value_t = logging::Format::Human)]
+    log_format: logging::Format,
+
+    /// What to do (default: `serve`).
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Receive, transform and deliver webhooks (the default command).
+    Serve(serve::ConfigArg),
+    /// Check the configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Sign a payload with a source's secret and post it (a test event).
+    Send(send::SendArgs),
+    /// Test and list plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Parse and check the file; print every problem and exit non-zero on any.
+    Check(serve::ConfigArg),
+}
+
+/// An error in how the command was invoked (exit status 2), as opposed to a
+/// failure of the work itself (exit status 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let default_serve = || {
+            Command::Serve(serve::ConfigArg {
+                config: std::env::var_os("HOOKWASM_CONFIG")
+                    .map(Into::into)
+                    .unwrap_or_else(|| "hookwasm.toml".into()),
+            })
+        };
+        match cli.command.unwrap_or_else(default_serve) {
+            Command::Serve(args) => serve::serve(args).await,
+            Command::Config(ConfigCommand::Check(args)) => serve::check(args),
+            Command::Send(args) => send::run(args).await,
+            Command::Plugin(cmd) => plugin::run(cmd).await,
+        }
+    });
+    // Plugin threads and the like must not delay the exit.
+    runtime.shutdown_background();
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! Ingest: `POST /webhooks/{source}` checks the Standard Webhooks signature,
+//! stores the event and one delivery per matching endpoint durably, and only
+//! then answers `200` — so anything acknowledged survives a crash. Every
+//! refusal is a status and a one-line JSON error.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use crate::config::{Config, Source};
+use crate::delivery::Deliverer;
+use crate::httpd::{self, Body};
+use crate::metrics::Metrics;
+use crate::signature::SignedHeaders;
+use crate::store::{Event, EventId, Store, now_ms};
+
+/// The clock signatures are checked against (tests pin it).
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// Headers kept with the event for operators.
+const KEPT_HEADERS: &[&str] = &[
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "content-type",
+    "user-agent",
+];
+
+pub struct Ingest {
+    sources: HashMap<String, SourceGate>,
+    store: Arc<dyn Store>,
+    deliverer: Arc<Deliverer>,
+    metrics: Arc<Metrics>,
+    max_body: usize,
+    body_timeout: Duration,
+    dedupe_window: Duration,
+    clock: Clock,
+}
+
+struct SourceGate {
+    source: Source,
+    limiter: Option<DefaultDirectRateLimiter>,
+}
+
+impl Ingest {
+    pub fn new(
+        config: &Config,
+        store: Arc<dyn Store>,
+        deliverer: Arc<Deliverer>,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+    ) -> Ingest {
+        let sources = config
+            .sources
+            .iter()
+            .map(|(name, source)| {
+                let limiter = source.rate_limit_per_sec.and_then(|rate| {
+                    let burst = NonZeroU32::new(rate.ceil().max(1.0) as u32)?;
+                    Quota::with_period(Duration::from_secs_f64(1.0 / rate))
+                        .map(|q| RateLimiter::direct(q.allow_burst(burst)))
+                });
+                (
+                    name.clone(),
+                    SourceGate {
+                        source: source.clone(),
+                        limiter,
+                    },
+                )
+            })
+            .collect();
+        Ingest {
+            sources,
+            store,
+            deliverer,
+            metrics,
+            max_body: config.server.max_body_bytes,
+            body_timeout: config.server.body_timeout,
+            dedupe_window: config.server.dedupe_window,
+            clock,
+        }
+    }
+
+    pub async fn handle(&self, request: http::Request<Incoming>) -> Response<Body> {
+        let path = request.uri().path().to_string();
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match (request.method(), segments.as_slice()) {
+            (&Method::POST, ["webhooks", source]) => {
+                let source = source.to_string();
+                self.receive(&source, request).await
+            }
+            (_, ["webhooks", _]) => {
+                let mut response = httpd::error(StatusCode::METHOD_NOT_ALLOWED, "webhooks are received with POST");
+                response.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static("POST"));
+                response
+            }
+            (&Method::GET, ["healthz"]) => httpd::json(StatusCode::OK, &json!({ "status": "ok" })),
+            _ => httpd::error(StatusCode::NOT_FOUND, "not found: webhooks go to POST /webhooks/<source>"),
+        }
+    }
+
+    async fn receive(&self, source_name: &str, request: http::Request<Incoming>) -> Response<Body> {
+        let (status, result, response) = self.try_receive(source_name, request).await;
+        self.metrics.received(source_name, result);
+        if status.is_client_error() || status.is_server_error() {
+            tracing::debug!(source = source_name, status = status.as_u16(), result, "webhook refused");
+        }
+        response
+    }
+
+    /// (status, metrics result label, response)
+    async fn try_receive(
+        &self,
+        source_name: &str,
+        request: http::Request<Incoming>,
+    ) -> (StatusCode, &'static str, Response<Body>) {
+        let refuse = |status: StatusCode, label: &'static str, message: String| {
+            (status, label, httpd::error(status, message))
+        };
+        let Some(gate) = self.sources.get(source_name) else {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "unknown_source",
+                format!("unknown source {source_name:?}"),
+            );
+        };
+        let source = &gate.source;
+        if let Some(why) = &source.disabled {
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "source_disabled",
+                format!("source {source_name:?} is not accepting webhooks: {why}"),
+            );
+        }
+        if let Some(limiter) = &gate.limiter
+            && let Err(not_until) = limiter.check()
+        {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            let (status, label, mut response) = refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many requests for source {source_name:?}; retry after {secs} s"),
+            );
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+            return (status, label, response);
+        }
+
+        let (parts, body) = request.into_parts();
+        let declared = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.max_body as u64) {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("body is larger than the {}-byte limit", self.max_body),
+            );
+        }
+        let body = match tokio::time::timeout(self.body_timeout, Limited::new(body, self.max_body).collect()).await {
+            Err(_) => {
+                return refuse(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    format!("the body did not arrive within {} s", self.body_timeout.as_secs()),
+                );
+            }
+            Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+                return refuse(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!("body is larger than the {}-byte limit", self.max_body),
+                );
+            }
+            Ok(Err(e)) => return refuse(StatusCode::BAD_REQUEST, "bad_body", format!("could not read the body: {e}")),
+            Ok(Ok(collected)) => collected.to_bytes(),
+        };
+
+        let headers = &parts.headers;
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        if source.verify {
+            let signed = SignedHeaders {
+                id: header("webhook-id"),
+                timestamp: header("webhook-timestamp"),
+                signature: header("webhook-signature"),
+            };
+            if let Err(e) = source.verifier.verify(signed, &body, (self.clock)()) {
+                return refuse(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string());
+            }
+        }
+        let event_type = match event_type(&body) {
+            Ok(t) => t,
+            Err(message) => return refuse(StatusCode::BAD_REQUEST, "bad_json", message),
+        };
+        let webhook_id = match header("webhook-id") {
+            Some(id) if !id.is_empty() && id.len() <= 256 => id.to_string(),
+            Some(_) => {
+                return refuse(StatusCode::BAD_REQUEST, "bad_id", "webhook-id must be 1–256 characters".into());
+            }
+            // Only reachable with `verify = false`: no id means no dedupe.
+            None => format!("msg_{}", ulid::Ulid::new()),
+        };
+
+        let endpoints = self.deliverer.matching(source_name, &event_type);
+        let event = Event {
+            id: EventId::new(),
+            source: source_name.to_string(),
+            webhook_id,
+            event_type,
+            received_at: now_ms(),
+            headers: kept_headers(headers),
+        };
+        match self.store.ingest(event, &body, &endpoints, self.dedupe_window).await {
+            Ok(stored) => {
+                if !stored.duplicate {
+                    for endpoint in &endpoints {
+                        self.deliverer.wake(endpoint);
+                    }
+                }
+                let body = json!({
+                    "id": stored.event_id.to_string(),
+                    "deliveries": stored.deliveries,
+                    "duplicate": stored.duplicate,
+                });
+                let label = if stored.duplicate { "duplicate" } else { "accepted" };
+                (StatusCode::OK, label, httpd::json(StatusCode::OK, &body))
+            }
+            Err(e) => {
+                tracing::error!(source = source_name, "could not store a webhook, answering 503: {e}");
+                refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_error",
+                    "the event could not be stored; retry later".into(),
+                )
+            }
+        }
+    }
+}
+
+fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    KEPT_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = headers.get(*name)?.to_str().ok()?;
+            Some((name.to_string(), value.chars().take(512).collect()))
+        })
+        .collect()
+}
+
+/// The `type` of a JSON object body, checking that the whole body is JSON
+/// without building a tree of it.
+pub fn event_type(body: &Bytes) -> Result<String, String> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    struct TypeOf;
+    impl<'de> Visitor<'de> for TypeOf {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<String>, A::Error> {
+            let mut found = None;
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if key == "type" && found.is_none() {
+                    found = map.next_value::<serde_json::Value>()?.as_str().map(str::to_string);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let found = de
+        .deserialize_map(TypeOf)
+        .and_then(|t| de.end().map(|_| t))
+        .map_err(|e| {
+            if e.is_data() {
+                "the body must be a JSON object".to_string()
+            } else {
+                format!("the body is not valid JSON: {e}")
+            }
+        })?;
+    match found {
+        Some(t) if !t.is_empty() && t.len() <= 256 => Ok(t),
+        _ => Err("the JSON body has no string \"type\" field (the event type)".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_type_is_read_from_objects_only() {
+        let ok = |s: &str| event_type(&Bytes::from(s.to_string()));
+        assert_eq!(ok(r#"{"data": {"type": "inner"}, "type": "payment.succeeded"}"#).unwrap(), "payment.succeeded");
+        assert!(ok("[1, 2]").unwrap_err().contains("must be a JSON object"));
+        assert!(ok("\"text\"").unwrap_err().contains("must be a JSON object"));
+        assert!(ok("{\"type\": 3}").unwrap_err().contains("no string \"type\""));
+        assert!(ok("{}").unwrap_err().contains("no string \"type\""));
+        assert!(ok("{\"type\": \"a\"} trailing").unwrap_err().contains("not valid JSON"));
+        assert!(ok("{\"type\": \"a\"").unwrap_err().contains("not valid JSON"));
+        assert!(ok("").unwrap_err().contains("not valid JSON"));
+    }
+}

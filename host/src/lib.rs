@@ -1,0 +1,19 @@
+//! hookwasm: receives signed webhooks, transforms each one for every matching
+//! endpoint in a WebAssembly sandbox, and delivers the result with durable
+//! retries.
+//!
+//! The pipeline, one module per stage: `ingest` (HTTP server, signature
+//! check) → `store` (sled) → `runtime` (wasmtime components, limits, plugin
+//! registry) → `delivery` (workers, HTTP client, retry policy) → `admin`
+//! (HTTP API, metrics). `config` reads the TOML file; `cli` is the binary's
+//! edge.
+
+pub mod runtime;
+pub mod config;
+pub mod signature;
+pub mod store;
+pub mod delivery;
+pub mod metrics;
+pub mod httpd;
+pub mod ingest;
+pub mod server;

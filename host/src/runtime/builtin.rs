@@ -1,0 +1,14 @@
+//! The built-in plugins, compiled from `plugins/` by `build.rs` and embedded
+//! in the binary.
+
+/// (name, component bytes)
+pub const BUILTINS: &[(&str, &[u8])] = &[
+    ("loops", include_bytes!(concat!(env!("OUT_DIR"), "/loops.wasm"))),
+    ("customerio", include_bytes!(concat!(env!("OUT_DIR"), "/customerio.wasm"))),
+    ("windmill", include_bytes!(concat!(env!("OUT_DIR"), "/windmill.wasm"))),
+    ("inngest", include_bytes!(concat!(env!("OUT_DIR"), "/inngest.wasm"))),
+];
+
+pub fn get(name: &str) -> Option<&'static [u8]> {
+    BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, bytes)| *bytes)
+}

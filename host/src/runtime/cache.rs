@@ -1,0 +1,90 @@
+//! Caches compiled plugins on disk, keyed by the wasm's hash and the engine's
+//! configuration, so a restart loads plugins in milliseconds instead of
+//! compiling them again.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use super::LoadError;
+
+pub struct ArtifactCache {
+    dir: PathBuf,
+}
+
+/// Where a compiled component came from, for logs and for the benchmark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheStatus {
+    Hit,
+    Miss,
+    Disabled,
+}
+
+impl ArtifactCache {
+    pub fn new(dir: PathBuf) -> Self {
+        ArtifactCache { dir }
+    }
+
+    /// The cached artifact for `wasm` (whose sha256 is `wasm_hash`), compiling
+    /// and storing it on a miss. A cache that cannot be read or written only
+    /// costs time: the component is compiled in memory instead.
+    pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+        wasm_hash: &str,
+    ) -> Result<(Component, CacheStatus), LoadError> {
+        let path = self.dir.join(format!("{wasm_hash}-{:016x}.cwasm", engine_hash(engine)));
+        if path.is_file() {
+            // SAFETY: the file was written by `store` below, from
+            // `Engine::precompile_component`, into a directory that only this
+            // user can write (created 0700). Wasmtime also checks that the
+            // artifact matches this engine's version and settings and fails
+            // instead of loading a mismatched one.
+            match unsafe { Component::deserialize_file(engine, &path) } {
+                Ok(component) => return Ok((component, CacheStatus::Hit)),
+                Err(e) => tracing::warn!(path = %path.display(), "ignoring an unusable cached plugin: {e:#}"),
+            }
+        }
+        let compiled = engine.precompile_component(wasm).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        if let Err(e) = self.store(&path, &compiled) {
+            tracing::warn!(dir = %self.dir.display(), "could not cache a compiled plugin: {e}");
+        }
+        // SAFETY: `compiled` was produced by `precompile_component` on this
+        // very engine a moment ago.
+        let component = unsafe { Component::deserialize(engine, &compiled) }
+            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        Ok((component, CacheStatus::Miss))
+    }
+
+    fn store(&self, path: &Path, compiled: &[u8]) -> std::io::Result<()> {
+        create_private_dir(&self.dir)?;
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, compiled)?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
+/// Compiles without a cache.
+pub fn compile(engine: &Engine, wasm: &[u8]) -> Result<Component, LoadError> {
+    Component::new(engine, wasm).map_err(|e| LoadError::Compile(format!("{e:#}")))
+}
+
+/// A stable digest of everything in the engine that makes an artifact
+/// incompatible: wasmtime's version, target and compilation settings.
+fn engine_hash(engine: &Engine) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Creates `dir` (and parents) readable and writable by the owner only.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}

@@ -1,0 +1,329 @@
+//! One loaded plugin: compiled once, linked into an `InstancePre`, and called
+//! with a fresh `Store` and instance per event.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use super::bindings::{self, Outcome, TransformerPre};
+use super::cache::{self, CacheStatus};
+use super::meta::{self, PluginMeta};
+use super::output::{self, OutputPolicy, ValidRequest};
+use super::{CallState, LoadError, Limits, Runtime, TransformError};
+
+/// Where a plugin's bytes came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PluginSource {
+    BuiltIn,
+    File(PathBuf),
+}
+
+impl PluginSource {
+    pub fn label(&self) -> String {
+        match self {
+            PluginSource::BuiltIn => "built-in".to_string(),
+            PluginSource::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// What a plugin is called with: one event, as one endpoint sees it.
+#[derive(Clone, Debug)]
+pub struct TransformInput {
+    pub id: String,
+    pub delivery_key: String,
+    pub event_type: String,
+    pub payload: String,
+    pub endpoint_url: Option<String>,
+    pub settings: Vec<(String, String)>,
+}
+
+/// A successful transform, after validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transformed {
+    Deliver(ValidRequest),
+    Skip(String),
+}
+
+/// What one call cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CallStats {
+    pub fuel: u64,
+    pub micros: u64,
+}
+
+pub struct Plugin {
+    name: String,
+    source: PluginSource,
+    meta: PluginMeta,
+    hash: String,
+    pre: TransformerPre<CallState>,
+    runtime: Arc<Runtime>,
+    loaded_at: SystemTime,
+    load_time: Duration,
+    cache_status: CacheStatus,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name)
+            .field("source", &self.source)
+            .field("hash", &self.hash)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The sha256 of a plugin's bytes, hex: its identity in logs, the API and
+/// the artifact cache.
+pub fn hash_bytes(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Plugin {
+    pub(crate) fn load(
+        runtime: &Arc<Runtime>,
+        name: &str,
+        source: PluginSource,
+        bytes: &[u8],
+    ) -> Result<Plugin, LoadError> {
+        let started = Instant::now();
+        let hash = hash_bytes(bytes);
+        let (component, cache_status) = match runtime.cache() {
+            Some(cache) => cache.load_or_compile(runtime.engine(), bytes, &hash)?,
+            None => (cache::compile(runtime.engine(), bytes)?, CacheStatus::Disabled),
+        };
+        let instance_pre = runtime
+            .linker()
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let pre = TransformerPre::new(instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        Ok(Plugin {
+            name: name.to_string(),
+            source,
+            meta: meta::read(bytes),
+            hash,
+            pre,
+            runtime: runtime.clone(),
+            loaded_at: SystemTime::now(),
+            load_time: started.elapsed(),
+            cache_status,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn source(&self) -> &PluginSource {
+        &self.source
+    }
+
+    pub fn meta(&self) -> &PluginMeta {
+        &self.meta
+    }
+
+    /// The version the plugin declares, or "-".
+    pub fn version(&self) -> &str {
+        self.meta.version.as_deref().unwrap_or("-")
+    }
+
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    pub fn loaded_at(&self) -> SystemTime {
+        self.loaded_at
+    }
+
+    /// How long compiling (or loading from the cache) and linking took.
+    pub fn load_time(&self) -> Duration {
+        self.load_time
+    }
+
+    pub fn cache_status(&self) -> CacheStatus {
+        self.cache_status
+    }
+
+    /// Runs one transform on the runtime's dedicated wasm threads, so that
+    /// plugin CPU never stalls the threads serving ingest and delivery.
+    pub async fn transform(
+        self: &Arc<Self>,
+        input: TransformInput,
+        limits: Limits,
+        policy: OutputPolicy,
+    ) -> (Result<Transformed, TransformError>, CallStats) {
+        let plugin = self.clone();
+        let handle = self
+            .runtime
+            .spawn(async move { plugin.call(&input, &limits, &policy).await });
+        match handle.await {
+            Ok(done) => done,
+            Err(e) => (
+                Err(TransformError::Trap {
+                    message: format!("the host task running the plugin failed: {e}"),
+                }),
+                CallStats::default(),
+            ),
+        }
+    }
+
+    /// Runs one transform on the current task: a fresh store and instance,
+    /// with `limits`, and the output checked against `policy`.
+    pub async fn call(
+        &self,
+        input: &TransformInput,
+        limits: &Limits,
+        policy: &OutputPolicy,
+    ) -> (Result<Transformed, TransformError>, CallStats) {
+        let Ok(_slot) = self.runtime.slots().acquire().await else {
+            let err = TransformError::Instantiate("the plugin runtime is shutting down".into());
+            return (Err(err), CallStats::default());
+        };
+        let started = Instant::now();
+        let memory_limit = limits.memory_bytes.min(self.runtime.config().max_memory_bytes);
+        let mut store = Store::new(
+            self.runtime.engine(),
+            CallState::new(memory_limit, self.runtime.config().output_capture_bytes),
+        );
+        store.limiter(|state| &mut state.limiter);
+        // Fuel is enabled engine-wide, so this cannot fail.
+        let _ = store.set_fuel(limits.fuel);
+        // Every epoch tick the plugin yields, so long calls share the wasm
+        // threads fairly; past the deadline it is interrupted.
+        let deadline = started + limits.timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            Ok(if Instant::now() >= deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
+        });
+
+        let event = bindings::Event {
+            id: input.id.clone(),
+            delivery_key: input.delivery_key.clone(),
+            event_type: input.event_type.clone(),
+            payload: input.payload.clone(),
+            endpoint_url: input.endpoint_url.clone(),
+            settings: input.settings.clone(),
+        };
+        // The timeout also covers time a plugin spends blocked in a host
+        // call (e.g. a WASI sleep), which epoch interruption cannot reach.
+        let result = tokio::time::timeout(limits.timeout, async {
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            instance.call_transform(&mut store, &event).await
+        })
+        .await;
+
+        let stats = CallStats {
+            fuel: limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0)),
+            micros: started.elapsed().as_micros() as u64,
+        };
+        let stderr = self.log_output(store.data());
+        let outcome = match result {
+            Err(_elapsed) => Err(TransformError::TimedOut { limit: limits.timeout }),
+            Ok(Err(e)) => Err(classify(&e, store.data(), limits, memory_limit, &stderr)),
+            Ok(Ok(Err(message))) => Err(TransformError::Plugin(one_line(&message))),
+            Ok(Ok(Ok(Outcome::Skip(reason)))) => Ok(Transformed::Skip(one_line(&reason))),
+            Ok(Ok(Ok(Outcome::Deliver(request)))) => output::validate(request, policy)
+                .map(Transformed::Deliver)
+                .map_err(TransformError::InvalidOutput),
+        };
+        (outcome, stats)
+    }
+
+    /// Sends what the guest printed to the host's log (bounded by the
+    /// runtime's capture size) and returns stderr for error messages.
+    fn log_output(&self, state: &CallState) -> String {
+        let (stdout, stdout_dropped) = state.stdout.take();
+        let (stderr, stderr_dropped) = state.stderr.take();
+        for (stream, text, dropped) in [("stdout", &stdout, stdout_dropped), ("stderr", &stderr, stderr_dropped)] {
+            if !text.is_empty() {
+                tracing::info!(plugin = %self.name, stream, dropped_bytes = dropped, "plugin output: {}", text.trim_end());
+            }
+        }
+        stderr
+    }
+}
+
+fn classify(
+    error: &wasmtime::Error,
+    state: &CallState,
+    limits: &Limits,
+    memory_limit: usize,
+    stderr: &str,
+) -> TransformError {
+    if let Some(requested) = state.limiter.denied {
+        return TransformError::MemoryLimit {
+            limit: memory_limit,
+            requested,
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => TransformError::OutOfFuel { limit: limits.fuel },
+        Some(Trap::Interrupt) => TransformError::TimedOut { limit: limits.timeout },
+        Some(trap) => TransformError::Trap {
+            message: match panic_message(stderr) {
+                Some(panic) => format!("{panic} ({trap})"),
+                None => trap.to_string(),
+            },
+        },
+        None => TransformError::Trap {
+            message: one_line(&format!("{error:#}")),
+        },
+    }
+}
+
+/// The message of a Rust panic as the guest's std prints it:
+/// "thread '…' panicked at src/lib.rs:3:5:\nthe message\nnote: …".
+fn panic_message(stderr: &str) -> Option<String> {
+    let start = stderr.rfind("panicked at ")?;
+    let text: Vec<&str> = stderr[start..]
+        .lines()
+        .take_while(|line| !line.starts_with("note: "))
+        .collect();
+    Some(one_line(&text.join(" ")))
+}
+
+/// Messages end up in one-line JSON errors and log lines.
+fn one_line(s: &str) -> String {
+    const MAX: usize = 1000;
+    let mut line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.len() > MAX {
+        let mut end = MAX;
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.truncate(end);
+        line.push('…');
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_panic_message() {
+        let stderr = "noise\nthread '<unnamed>' panicked at src/lib.rs:30:9:\nmisbehave: asked to panic\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(
+            panic_message(stderr).as_deref(),
+            Some("panicked at src/lib.rs:30:9: misbehave: asked to panic")
+        );
+        assert_eq!(panic_message("just output"), None);
+    }
+
+    #[test]
+    fn one_line_folds_and_bounds() {
+        assert_eq!(one_line("a\n b\r\n\tc"), "a b c");
+        assert!(one_line(&"x".repeat(5000)).len() < 1010);
+    }
+}

