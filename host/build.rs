@@ -25,12 +25,24 @@ const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let workspace = manifest_dir.parent().expect("host/ is inside the workspace").to_path_buf();
+    let workspace = manifest_dir
+        .parent()
+        .expect("host/ is inside the workspace")
+        .to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
 
-    println!("cargo::rerun-if-changed={}", workspace.join("wit").display());
-    println!("cargo::rerun-if-changed={}", workspace.join("plugins").display());
-    println!("cargo::rerun-if-changed={}", workspace.join("Cargo.lock").display());
+    println!(
+        "cargo::rerun-if-changed={}",
+        workspace.join("wit").display()
+    );
+    println!(
+        "cargo::rerun-if-changed={}",
+        workspace.join("plugins").display()
+    );
+    println!(
+        "cargo::rerun-if-changed={}",
+        workspace.join("Cargo.lock").display()
+    );
     println!("cargo::rerun-if-env-changed=HOOKWASM_GUEST_PROFILE");
 
     let target_dir = guest_target_dir(&out_dir);
@@ -67,17 +79,22 @@ fn main() {
 
     let output = match cmd.output() {
         Ok(output) => output,
-        Err(e) => fail(&format!("could not run `{cargo}` to build the plugins: {e}")),
+        Err(e) => fail(&format!(
+            "could not run `{cargo}` to build the plugins: {e}"
+        )),
     };
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        if stderr.contains("may not be installed") || stderr.contains("can't find crate for `core`") {
+        if stderr.contains("may not be installed") || stderr.contains("can't find crate for `core`")
+        {
             fail(&format!(
                 "the {TARGET} target is not installed for this toolchain; run `rustup target add {TARGET}` \
                  (rust-toolchain.toml lists it, but automatic installs are off here)"
             ));
         }
-        fail(&format!("building the plugins for {TARGET} failed:\n{stderr}"));
+        fail(&format!(
+            "building the plugins for {TARGET} failed:\n{stderr}"
+        ));
     }
 
     let built = target_dir.join(TARGET).join(&profile);
@@ -85,7 +102,11 @@ fn main() {
         let from = built.join(format!("{stem}.wasm"));
         let to = out_dir.join(format!("{stem}.wasm"));
         if let Err(e) = std::fs::copy(&from, &to) {
-            fail(&format!("copying {} to {}: {e}", from.display(), to.display()));
+            fail(&format!(
+                "copying {} to {}: {e}",
+                from.display(),
+                to.display()
+            ));
         }
     }
     println!("cargo::rustc-env=HOOKWASM_GUEST_DIR={}", out_dir.display());

@@ -32,8 +32,12 @@ pub struct Options {
 
 /// Serves until `stop` turns true, then drains connections for up to
 /// `options.grace`.
-pub async fn serve<H, F>(listener: TcpListener, options: Options, handler: H, mut stop: watch::Receiver<bool>)
-where
+pub async fn serve<H, F>(
+    listener: TcpListener,
+    options: Options,
+    handler: H,
+    mut stop: watch::Receiver<bool>,
+) where
     H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
@@ -78,7 +82,9 @@ where
             async move { Ok::<_, Infallible>(handler(req).await) }
         });
         let builder = builder.clone();
-        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _ = connection.await;
@@ -86,7 +92,10 @@ where
         });
     }
     drop(listener);
-    if tokio::time::timeout(options.grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(options.grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("some connections were still open after the shutdown grace period");
     }
 }
@@ -97,11 +106,13 @@ pub fn error(status: StatusCode, message: impl Into<String>) -> Response<Body> {
 }
 
 pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Response<Body> {
-    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{\"error\":\"encoding failed\"}".to_vec());
+    let body =
+        serde_json::to_vec(value).unwrap_or_else(|_| b"{\"error\":\"encoding failed\"}".to_vec());
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }

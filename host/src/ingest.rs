@@ -97,12 +97,20 @@ impl Ingest {
                 self.receive(&source, request).await
             }
             (_, ["webhooks", _]) => {
-                let mut response = httpd::error(StatusCode::METHOD_NOT_ALLOWED, "webhooks are received with POST");
-                response.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static("POST"));
+                let mut response = httpd::error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "webhooks are received with POST",
+                );
+                response
+                    .headers_mut()
+                    .insert(http::header::ALLOW, HeaderValue::from_static("POST"));
                 response
             }
             (&Method::GET, ["healthz"]) => httpd::json(StatusCode::OK, &json!({ "status": "ok" })),
-            _ => httpd::error(StatusCode::NOT_FOUND, "not found: webhooks go to POST /webhooks/<source>"),
+            _ => httpd::error(
+                StatusCode::NOT_FOUND,
+                "not found: webhooks go to POST /webhooks/<source>",
+            ),
         }
     }
 
@@ -110,7 +118,12 @@ impl Ingest {
         let (status, result, response) = self.try_receive(source_name, request).await;
         self.metrics.received(source_name, result);
         if status.is_client_error() || status.is_server_error() {
-            tracing::debug!(source = source_name, status = status.as_u16(), result, "webhook refused");
+            tracing::debug!(
+                source = source_name,
+                status = status.as_u16(),
+                result,
+                "webhook refused"
+            );
         }
         response
     }
@@ -142,7 +155,9 @@ impl Ingest {
         if let Some(limiter) = &gate.limiter
             && let Err(not_until) = limiter.check()
         {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
             let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
             let (status, label, mut response) = refuse(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -168,22 +183,39 @@ impl Ingest {
                 format!("body is larger than the {}-byte limit", self.max_body),
             );
         }
-        let body = match tokio::time::timeout(self.body_timeout, Limited::new(body, self.max_body).collect()).await {
+        let body = match tokio::time::timeout(
+            self.body_timeout,
+            Limited::new(body, self.max_body).collect(),
+        )
+        .await
+        {
             Err(_) => {
                 return refuse(
                     StatusCode::REQUEST_TIMEOUT,
                     "body_timeout",
-                    format!("the body did not arrive within {} s", self.body_timeout.as_secs()),
+                    format!(
+                        "the body did not arrive within {} s",
+                        self.body_timeout.as_secs()
+                    ),
                 );
             }
-            Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Ok(Err(e))
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
                 return refuse(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "too_large",
                     format!("body is larger than the {}-byte limit", self.max_body),
                 );
             }
-            Ok(Err(e)) => return refuse(StatusCode::BAD_REQUEST, "bad_body", format!("could not read the body: {e}")),
+            Ok(Err(e)) => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    format!("could not read the body: {e}"),
+                );
+            }
             Ok(Ok(collected)) => collected.to_bytes(),
         };
 
@@ -206,7 +238,11 @@ impl Ingest {
         let webhook_id = match header("webhook-id") {
             Some(id) if !id.is_empty() && id.len() <= 256 => id.to_string(),
             Some(_) => {
-                return refuse(StatusCode::BAD_REQUEST, "bad_id", "webhook-id must be 1–256 characters".into());
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "bad_id",
+                    "webhook-id must be 1–256 characters".into(),
+                );
             }
             // Only reachable with `verify = false`: no id means no dedupe.
             None => format!("msg_{}", ulid::Ulid::new()),
@@ -221,7 +257,11 @@ impl Ingest {
             received_at: now_ms(),
             headers: kept_headers(headers),
         };
-        match self.store.ingest(event, &body, &endpoints, self.dedupe_window).await {
+        match self
+            .store
+            .ingest(event, &body, &endpoints, self.dedupe_window)
+            .await
+        {
             Ok(stored) => {
                 if !stored.duplicate {
                     for endpoint in &endpoints {
@@ -233,11 +273,18 @@ impl Ingest {
                     "deliveries": stored.deliveries,
                     "duplicate": stored.duplicate,
                 });
-                let label = if stored.duplicate { "duplicate" } else { "accepted" };
+                let label = if stored.duplicate {
+                    "duplicate"
+                } else {
+                    "accepted"
+                };
                 (StatusCode::OK, label, httpd::json(StatusCode::OK, &body))
             }
             Err(e) => {
-                tracing::error!(source = source_name, "could not store a webhook, answering 503: {e}");
+                tracing::error!(
+                    source = source_name,
+                    "could not store a webhook, answering 503: {e}"
+                );
                 refuse(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "storage_error",
@@ -273,7 +320,10 @@ pub fn event_type(body: &Bytes) -> Result<String, String> {
             let mut found = None;
             while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                 if key == "type" && found.is_none() {
-                    found = map.next_value::<serde_json::Value>()?.as_str().map(str::to_string);
+                    found = map
+                        .next_value::<serde_json::Value>()?
+                        .as_str()
+                        .map(str::to_string);
                 } else {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -306,13 +356,32 @@ mod tests {
     #[test]
     fn event_type_is_read_from_objects_only() {
         let ok = |s: &str| event_type(&Bytes::from(s.to_string()));
-        assert_eq!(ok(r#"{"data": {"type": "inner"}, "type": "payment.succeeded"}"#).unwrap(), "payment.succeeded");
+        assert_eq!(
+            ok(r#"{"data": {"type": "inner"}, "type": "payment.succeeded"}"#).unwrap(),
+            "payment.succeeded"
+        );
         assert!(ok("[1, 2]").unwrap_err().contains("must be a JSON object"));
-        assert!(ok("\"text\"").unwrap_err().contains("must be a JSON object"));
-        assert!(ok("{\"type\": 3}").unwrap_err().contains("no string \"type\""));
+        assert!(
+            ok("\"text\"")
+                .unwrap_err()
+                .contains("must be a JSON object")
+        );
+        assert!(
+            ok("{\"type\": 3}")
+                .unwrap_err()
+                .contains("no string \"type\"")
+        );
         assert!(ok("{}").unwrap_err().contains("no string \"type\""));
-        assert!(ok("{\"type\": \"a\"} trailing").unwrap_err().contains("not valid JSON"));
-        assert!(ok("{\"type\": \"a\"").unwrap_err().contains("not valid JSON"));
+        assert!(
+            ok("{\"type\": \"a\"} trailing")
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
+        assert!(
+            ok("{\"type\": \"a\"")
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
         assert!(ok("").unwrap_err().contains("not valid JSON"));
     }
 }

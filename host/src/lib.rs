@@ -8,12 +8,13 @@
 //! (HTTP API, metrics). `config` reads the TOML file; `cli` is the binary's
 //! edge.
 
-pub mod runtime;
+pub mod admin;
 pub mod config;
-pub mod signature;
-pub mod store;
 pub mod delivery;
-pub mod metrics;
 pub mod httpd;
 pub mod ingest;
+pub mod metrics;
+pub mod runtime;
 pub mod server;
+pub mod signature;
+pub mod store;

@@ -100,13 +100,21 @@ impl Metrics {
             "HTTP attempt latency by endpoint",
             m.attempt_seconds.clone(),
         );
-        registry.register("transforms", "Plugin calls by plugin and result", m.transforms.clone());
+        registry.register(
+            "transforms",
+            "Plugin calls by plugin and result",
+            m.transforms.clone(),
+        );
         registry.register(
             "transform_duration_seconds",
             "Plugin call latency (fresh instance + transform) by plugin",
             m.transform_seconds.clone(),
         );
-        registry.register("transform_fuel", "Fuel used per plugin call", m.transform_fuel.clone());
+        registry.register(
+            "transform_fuel",
+            "Fuel used per plugin call",
+            m.transform_fuel.clone(),
+        );
         registry.register(
             "queue_depth",
             "Deliveries by endpoint and state: pending, due, dead",

@@ -5,12 +5,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::admin::Admin;
 use crate::config::Config;
 use crate::delivery::Deliverer;
 use crate::httpd;
@@ -18,7 +20,7 @@ use crate::ingest::{Clock, Ingest};
 use crate::metrics::Metrics;
 use crate::runtime::registry::{PluginRegistry, WatchHandle};
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::store::{SledStore, Store};
+use crate::store::{Purged, RetentionPolicy, SledStore, Store, now_ms};
 
 /// sled's page cache: bounded, so memory stays flat as the database grows.
 const STORE_CACHE_BYTES: u64 = 64 << 20;
@@ -42,7 +44,7 @@ pub enum StartError {
 /// A running server.
 pub struct Server {
     pub ingest_addr: SocketAddr,
-    pub admin_addr: Option<SocketAddr>,
+    pub admin_addr: SocketAddr,
     pub store: Arc<dyn Store>,
     pub deliverer: Arc<Deliverer>,
     pub registry: Arc<PluginRegistry>,
@@ -62,7 +64,8 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, St
     for warning in &config.warnings {
         tracing::warn!("{}: {warning}", config.path.display());
     }
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.server.data_dir, STORE_CACHE_BYTES)?);
+    let store: Arc<dyn Store> =
+        Arc::new(SledStore::open(&config.server.data_dir, STORE_CACHE_BYTES)?);
     let metrics = Arc::new(Metrics::new());
 
     let runtime = Runtime::new(RuntimeConfig {
@@ -78,17 +81,15 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, St
         .map_err(StartError::Delivery)?;
 
     let (stop, _) = watch::channel(false);
-    let ingest = Arc::new(Ingest::new(&config, store.clone(), deliverer.clone(), metrics.clone(), clock));
-    let listener = TcpListener::bind(config.server.listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: config.server.listen,
-            source,
-        })?;
-    let ingest_addr = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: config.server.listen,
-        source,
-    })?;
+    let ingest = Arc::new(Ingest::new(
+        &config,
+        store.clone(),
+        deliverer.clone(),
+        metrics.clone(),
+        clock,
+    ));
+    let (listener, ingest_addr) = bind(config.server.listen).await?;
+    let (admin_listener, admin_addr) = bind(config.admin.listen).await?;
     let options = httpd::Options {
         max_connections: config.server.max_connections,
         header_timeout: config.server.header_timeout,
@@ -102,8 +103,40 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, St
             async move { ingest.handle(req).await }
         }
     };
-    let servers = vec![tokio::spawn(httpd::serve(listener, options, handler, stop.subscribe()))];
+    let mut servers = vec![tokio::spawn(httpd::serve(
+        listener,
+        options.clone(),
+        handler,
+        stop.subscribe(),
+    ))];
     tracing::info!("ingest listening on http://{ingest_addr} (POST /webhooks/<source>)");
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let config = Arc::new(config);
+    let admin = Arc::new(Admin::new(
+        config.clone(),
+        store.clone(),
+        deliverer.clone(),
+        registry.clone(),
+        metrics.clone(),
+        ready.clone(),
+    ));
+    let handler = move |req| {
+        let admin = admin.clone();
+        async move { admin.handle(req).await }
+    };
+    servers.push(tokio::spawn(httpd::serve(
+        admin_listener,
+        options,
+        handler,
+        stop.subscribe(),
+    )));
+    match &config.admin.token {
+        Some(_) => tracing::info!("admin API on http://{admin_addr} (bearer token required)"),
+        None => tracing::warn!(
+            "admin API on http://{admin_addr} WITHOUT a token (loopback only); set admin.token"
+        ),
+    }
 
     // Plugins load after ingest is up: webhooks are stored meanwhile and
     // delivered once their plugin is ready.
@@ -112,12 +145,22 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, St
     for info in registry.list() {
         match &info.last_error {
             Some(problem) => tracing::warn!(plugin = %info.name, "plugin unavailable: {problem}"),
-            None => tracing::info!(plugin = %info.name, version = %info.version, source = %info.source, "plugin ready"),
+            None => {
+                tracing::info!(plugin = %info.name, version = %info.version, source = %info.source, "plugin ready")
+            }
         }
     }
     deliverer.start();
+    servers.push(tokio::spawn(retention(
+        store.clone(),
+        RetentionPolicy {
+            done: Duration::from_secs(config.retention.days * 86_400),
+            dead: Duration::from_secs(config.retention.dead_days * 86_400),
+        },
+        stop.subscribe(),
+    )));
+    ready.store(true, Ordering::Relaxed);
 
-    let admin_addr = None;
     Ok(Server {
         ingest_addr,
         admin_addr,
@@ -129,6 +172,74 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, St
         _watch: watch,
         grace: config.server.shutdown_grace,
     })
+}
+
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+    Ok((listener, local))
+}
+
+/// How often retention runs, and how many events one step examines.
+const RETENTION_EVERY: Duration = Duration::from_secs(600);
+const RETENTION_STEP: usize = 1000;
+
+/// Purges finished events past retention in small steps, so it never holds
+/// up ingest or delivery for long.
+async fn retention(
+    store: Arc<dyn Store>,
+    policy: RetentionPolicy,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(RETENTION_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+        let mut total = Purged::default();
+        let mut after = None;
+        loop {
+            let store = store.clone();
+            let step = tokio::task::spawn_blocking(move || {
+                store.purge(now_ms(), policy, after, RETENTION_STEP)
+            })
+            .await;
+            match step {
+                Ok(Ok((purged, next))) => {
+                    total.events += purged.events;
+                    total.deliveries += purged.deliveries;
+                    match next {
+                        Some(next) => after = Some(next),
+                        None => break,
+                    }
+                }
+                Ok(Err(e)) => {
+                    tracing::error!("retention pass failed: {e}");
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!("retention task failed: {e}");
+                    break;
+                }
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+        if total.events > 0 {
+            let size = store.size_on_disk().unwrap_or(0);
+            tracing::info!(
+                events = total.events,
+                deliveries = total.deliveries,
+                db_bytes = size,
+                "retention purged old events"
+            );
+        }
+    }
 }
 
 impl Server {
@@ -152,13 +263,14 @@ pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

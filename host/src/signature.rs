@@ -51,7 +51,9 @@ impl Secret {
         if encoded.is_empty() {
             return Err(SecretError::Empty);
         }
-        let key = LENIENT.decode(encoded).map_err(|_| SecretError::NotBase64)?;
+        let key = LENIENT
+            .decode(encoded)
+            .map_err(|_| SecretError::NotBase64)?;
         if key.is_empty() {
             return Err(SecretError::Empty);
         }
@@ -60,7 +62,8 @@ impl Secret {
 
     fn mac(&self, id: &str, timestamp: &str, body: &[u8]) -> [u8; 32] {
         // HMAC accepts keys of any length.
-        let mut mac = HmacSha256::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!("HMAC takes any key size"));
+        let mut mac = HmacSha256::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key size"));
         mac.update(id.as_bytes());
         mac.update(b".");
         mac.update(timestamp.as_bytes());
@@ -71,7 +74,10 @@ impl Secret {
 
     /// The `webhook-signature` header value for this message.
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        format!("v1,{}", STANDARD.encode(self.mac(id, &timestamp.to_string(), body)))
+        format!(
+            "v1,{}",
+            STANDARD.encode(self.mac(id, &timestamp.to_string(), body))
+        )
     }
 }
 
@@ -84,9 +90,16 @@ pub enum VerifyError {
     BadTimestamp,
     #[error("webhook-timestamp is {age_secs} s old, outside the {tolerance_secs} s tolerance")]
     TooOld { age_secs: u64, tolerance_secs: u64 },
-    #[error("webhook-timestamp is {ahead_secs} s in the future, outside the {tolerance_secs} s tolerance")]
-    TooNew { ahead_secs: u64, tolerance_secs: u64 },
-    #[error("no valid signature: none of the webhook-signature entries matches a configured secret")]
+    #[error(
+        "webhook-timestamp is {ahead_secs} s in the future, outside the {tolerance_secs} s tolerance"
+    )]
+    TooNew {
+        ahead_secs: u64,
+        tolerance_secs: u64,
+    },
+    #[error(
+        "no valid signature: none of the webhook-signature entries matches a configured secret"
+    )]
     NoMatch,
 }
 
@@ -118,13 +131,28 @@ impl Verifier {
     /// Accepts the request if its timestamp is within the tolerance of `now`
     /// and any `v1` signature matches any secret. Unknown versions (`v1a`,
     /// `v2`, …) are skipped; comparisons are constant-time.
-    pub fn verify(&self, headers: SignedHeaders<'_>, body: &[u8], now: SystemTime) -> Result<(), VerifyError> {
+    pub fn verify(
+        &self,
+        headers: SignedHeaders<'_>,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), VerifyError> {
         let id = headers.id.ok_or(VerifyError::MissingHeader("webhook-id"))?;
-        let timestamp = headers.timestamp.ok_or(VerifyError::MissingHeader("webhook-timestamp"))?;
-        let signature = headers.signature.ok_or(VerifyError::MissingHeader("webhook-signature"))?;
+        let timestamp = headers
+            .timestamp
+            .ok_or(VerifyError::MissingHeader("webhook-timestamp"))?;
+        let signature = headers
+            .signature
+            .ok_or(VerifyError::MissingHeader("webhook-signature"))?;
 
-        let sent: i64 = timestamp.trim().parse().map_err(|_| VerifyError::BadTimestamp)?;
-        let now = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let sent: i64 = timestamp
+            .trim()
+            .parse()
+            .map_err(|_| VerifyError::BadTimestamp)?;
+        let now = now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
         let tolerance_secs = self.tolerance.as_secs();
         let delta = now.saturating_sub(sent);
         if delta > tolerance_secs as i64 {
@@ -181,10 +209,20 @@ mod tests {
     }
 
     fn verifier(secret: &str) -> Verifier {
-        Verifier::new(vec![Secret::parse(secret).unwrap()], Duration::from_secs(300))
+        Verifier::new(
+            vec![Secret::parse(secret).unwrap()],
+            Duration::from_secs(300),
+        )
     }
 
-    fn check(secret: &str, id: &str, ts: &str, sig: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
+    fn check(
+        secret: &str,
+        id: &str,
+        ts: &str,
+        sig: &str,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), VerifyError> {
         let headers = SignedHeaders {
             id: Some(id),
             timestamp: Some(ts),
@@ -222,7 +260,17 @@ mod tests {
     #[test]
     fn secret_with_and_without_prefix_and_padding() {
         let ts = V1_TS.to_string();
-        assert_eq!(check("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", V1_ID, &ts, V1_SIG, V1_BODY, V1_TS), Ok(()));
+        assert_eq!(
+            check(
+                "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                V1_ID,
+                &ts,
+                V1_SIG,
+                V1_BODY,
+                V1_TS
+            ),
+            Ok(())
+        );
         let unpadded = Secret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS").unwrap();
         assert_eq!(
             unpadded.sign(V1_ID, V1_TS, V1_BODY),
@@ -234,14 +282,31 @@ mod tests {
     fn empty_or_garbage_secrets_are_config_errors() {
         assert_eq!(Secret::parse("").unwrap_err(), SecretError::Empty);
         assert_eq!(Secret::parse("whsec_").unwrap_err(), SecretError::Empty);
-        assert_eq!(Secret::parse("whsec_***").unwrap_err(), SecretError::NotBase64);
-        assert_eq!(format!("{:?}", Secret::parse(V1_SECRET).unwrap()), "Secret(<redacted>)");
+        assert_eq!(
+            Secret::parse("whsec_***").unwrap_err(),
+            SecretError::NotBase64
+        );
+        assert_eq!(
+            format!("{:?}", Secret::parse(V1_SECRET).unwrap()),
+            "Secret(<redacted>)"
+        );
     }
 
     #[test]
     fn multi_signature_header_matches_the_third_of_four() {
-        let header = format!("{WRONG} v2,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= {V1_SIG} {WRONG}");
-        assert_eq!(check(V1_SECRET, V1_ID, &V1_TS.to_string(), &header, V1_BODY, V1_TS), Ok(()));
+        let header =
+            format!("{WRONG} v2,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= {V1_SIG} {WRONG}");
+        assert_eq!(
+            check(
+                V1_SECRET,
+                V1_ID,
+                &V1_TS.to_string(),
+                &header,
+                V1_BODY,
+                V1_TS
+            ),
+            Ok(())
+        );
     }
 
     #[test]
@@ -265,7 +330,15 @@ mod tests {
     fn negative_cases_are_rejected() {
         let ts = V1_TS.to_string();
         let truncated = &V1_SIG[..8];
-        for sig in [WRONG, "v1,", truncated, "v1,dawfeoifkpqwoekfpqoekf", &format!("{WRONG} {WRONG}"), "", "v1a,abc"] {
+        for sig in [
+            WRONG,
+            "v1,",
+            truncated,
+            "v1,dawfeoifkpqwoekfpqoekf",
+            &format!("{WRONG} {WRONG}"),
+            "",
+            "v1a,abc",
+        ] {
             assert_eq!(
                 check(V1_SECRET, V1_ID, &ts, sig, V1_BODY, V1_TS),
                 Err(VerifyError::NoMatch),
@@ -278,7 +351,14 @@ mod tests {
         );
         // The body is MACed as bytes: re-serialising it breaks the signature.
         assert_eq!(
-            check(V1_SECRET, V1_ID, &ts, V1_SIG, br#"{"test":2432232314}"#, V1_TS),
+            check(
+                V1_SECRET,
+                V1_ID,
+                &ts,
+                V1_SIG,
+                br#"{"test":2432232314}"#,
+                V1_TS
+            ),
             Err(VerifyError::NoMatch)
         );
     }
@@ -293,10 +373,25 @@ mod tests {
         };
         for (headers, name) in [
             (SignedHeaders { id: None, ..full }, "webhook-id"),
-            (SignedHeaders { timestamp: None, ..full }, "webhook-timestamp"),
-            (SignedHeaders { signature: None, ..full }, "webhook-signature"),
+            (
+                SignedHeaders {
+                    timestamp: None,
+                    ..full
+                },
+                "webhook-timestamp",
+            ),
+            (
+                SignedHeaders {
+                    signature: None,
+                    ..full
+                },
+                "webhook-signature",
+            ),
         ] {
-            assert_eq!(v.verify(headers, V1_BODY, at(V1_TS)), Err(VerifyError::MissingHeader(name)));
+            assert_eq!(
+                v.verify(headers, V1_BODY, at(V1_TS)),
+                Err(VerifyError::MissingHeader(name))
+            );
         }
     }
 
@@ -304,13 +399,25 @@ mod tests {
     fn timestamps_outside_the_tolerance_are_rejected_even_when_signed() {
         let secret = Secret::parse(V1_SECRET).unwrap();
         let now = V1_TS;
-        for (ts, ok) in [(now - 301, false), (now + 301, false), (now - 300, true), (now + 300, true)] {
+        for (ts, ok) in [
+            (now - 301, false),
+            (now + 301, false),
+            (now - 300, true),
+            (now + 300, true),
+        ] {
             let sig = secret.sign(V1_ID, ts, V1_BODY);
             let result = check(V1_SECRET, V1_ID, &ts.to_string(), &sig, V1_BODY, now);
             assert_eq!(result.is_ok(), ok, "ts {ts}: {result:?}");
         }
         assert!(matches!(
-            check(V1_SECRET, V1_ID, &(now - 301).to_string(), V1_SIG, V1_BODY, now),
+            check(
+                V1_SECRET,
+                V1_ID,
+                &(now - 301).to_string(),
+                V1_SIG,
+                V1_BODY,
+                now
+            ),
             Err(VerifyError::TooOld { age_secs: 301, .. })
         ));
     }

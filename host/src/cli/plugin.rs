@@ -11,9 +11,10 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use hookwasm::runtime::registry::{self, PluginInfo};
 use hookwasm::runtime::{
-    Limits, OutputPolicy, Plugin, PluginSource, Runtime, RuntimeConfig, TransformInput, Transformed, builtin,
+    Limits, OutputPolicy, Plugin, PluginSource, Runtime, RuntimeConfig, TransformInput, builtin,
+    report,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::usage;
 
@@ -78,7 +79,10 @@ pub async fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
             if let Some(dir) = &plugins_dir
                 && !dir.is_dir()
             {
-                return Err(usage(format!("--plugins-dir {}: not a directory", dir.display())));
+                return Err(usage(format!(
+                    "--plugins-dir {}: not a directory",
+                    dir.display()
+                )));
             }
             print_list(&registry::discover(plugins_dir.as_deref()), json)?;
             Ok(ExitCode::SUCCESS)
@@ -94,7 +98,12 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     let event_type = parsed
         .get("type")
         .and_then(Value::as_str)
-        .ok_or_else(|| usage(format!("{} has no string \"type\" field (the event type)", args.event.display())))?
+        .ok_or_else(|| {
+            usage(format!(
+                "{} has no string \"type\" field (the event type)",
+                args.event.display()
+            ))
+        })?
         .to_string();
     // The JSON parsed, so the bytes are UTF-8.
     let payload = String::from_utf8(payload).context("event is not UTF-8")?;
@@ -112,7 +121,9 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     }
     let runtime = Runtime::new(RuntimeConfig {
         max_concurrent_calls: 4,
-        max_memory_bytes: limits.memory_bytes.max(RuntimeConfig::default().max_memory_bytes),
+        max_memory_bytes: limits
+            .memory_bytes
+            .max(RuntimeConfig::default().max_memory_bytes),
         cache_dir: default_cache_dir(),
         ..RuntimeConfig::default()
     })?;
@@ -120,7 +131,10 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
 
     let mut settings = args.settings;
     settings.dedup_by(|a, b| a.0 == b.0);
-    let base = args.url.clone().or_else(|| plugin.meta().default_url.clone());
+    let base = args
+        .url
+        .clone()
+        .or_else(|| plugin.meta().default_url.clone());
     let policy = OutputPolicy::for_base(base.as_deref(), OutputPolicy::DEFAULT_MAX_BODY);
     let input = TransformInput {
         delivery_key: format!("{}:{}", args.endpoint, args.id),
@@ -131,33 +145,9 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         settings,
     };
     let (result, stats) = plugin.transform(input, limits, policy).await;
-    let stats = json!({ "fuel": stats.fuel, "micros": stats.micros });
-    let report = match result? {
-        Transformed::Deliver(request) => json!({
-            "outcome": "deliver",
-            "request": request_json(&request.method, &request.url, &request.headers, &request.body),
-            "stats": stats,
-        }),
-        Transformed::Skip(reason) => json!({ "outcome": "skip", "reason": reason, "stats": stats }),
-    };
+    let report = report::report(result, stats)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
-}
-
-/// The request as `plugin test` shows it: headers as an object of lower-case
-/// names, the body parsed when it is JSON.
-pub fn request_json(method: &str, url: &str, headers: &[(String, String)], body: &[u8]) -> Value {
-    let mut header_map = serde_json::Map::new();
-    for (name, value) in headers {
-        let joined = match header_map.get(name).and_then(Value::as_str) {
-            Some(prev) => format!("{prev}, {value}"),
-            None => value.clone(),
-        };
-        header_map.insert(name.clone(), Value::String(joined));
-    }
-    let body = serde_json::from_slice::<Value>(body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
-    json!({ "method": method, "url": url, "headers": header_map, "body": body })
 }
 
 /// A plugin argument: a path to a `.wasm` file, a file in the plugins
@@ -167,10 +157,12 @@ fn resolve(arg: &str, dir: Option<&Path>) -> anyhow::Result<(String, PluginSourc
     let file = if arg.ends_with(".wasm") || arg.contains(std::path::MAIN_SEPARATOR) {
         Some(as_path.to_path_buf())
     } else {
-        dir.map(|d| d.join(format!("{arg}.wasm"))).filter(|p| p.is_file())
+        dir.map(|d| d.join(format!("{arg}.wasm")))
+            .filter(|p| p.is_file())
     };
     if let Some(path) = file {
-        let bytes = std::fs::read(&path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
         let name = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -194,7 +186,12 @@ fn resolve(arg: &str, dir: Option<&Path>) -> anyhow::Result<(String, PluginSourc
     }
 }
 
-async fn load(runtime: &Arc<Runtime>, name: String, source: PluginSource, bytes: Vec<u8>) -> anyhow::Result<Arc<Plugin>> {
+async fn load(
+    runtime: &Arc<Runtime>,
+    name: String,
+    source: PluginSource,
+    bytes: Vec<u8>,
+) -> anyhow::Result<Arc<Plugin>> {
     let runtime = runtime.clone();
     let label = source.label();
     let plugin = tokio::task::spawn_blocking(move || runtime.load(&name, source, &bytes))
@@ -227,10 +224,15 @@ fn print_list(infos: &[PluginInfo], as_json: bool) -> anyhow::Result<()> {
                 p.name.clone(),
                 p.version.clone(),
                 p.source.clone(),
-                p.last_error.clone().unwrap_or_else(|| p.description.clone()),
+                p.last_error
+                    .clone()
+                    .unwrap_or_else(|| p.description.clone()),
             ]
         })
         .collect();
-    print!("{}", super::table::render(&["NAME", "VERSION", "SOURCE", "DESCRIPTION"], &rows));
+    print!(
+        "{}",
+        super::table::render(&["NAME", "VERSION", "SOURCE", "DESCRIPTION"], &rows)
+    );
     Ok(())
 }

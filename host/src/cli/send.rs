@@ -35,23 +35,28 @@ pub struct SendArgs {
 }
 
 pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
-    let body = std::fs::read(&args.event).map_err(|e| usage(format!("cannot read {}: {e}", args.event.display())))?;
+    let body = std::fs::read(&args.event)
+        .map_err(|e| usage(format!("cannot read {}: {e}", args.event.display())))?;
     let (secret, to) = match (&args.secret, &args.to) {
-        (Some(secret), Some(to)) => (Secret::parse(secret).map_err(|e| usage(format!("--secret: {e}")))?, to.clone()),
+        (Some(secret), Some(to)) => (
+            Secret::parse(secret).map_err(|e| usage(format!("--secret: {e}")))?,
+            to.clone(),
+        ),
         _ => {
             let config = load(&args.config.config)?;
             let secret = match &args.secret {
                 Some(s) => Secret::parse(s).map_err(|e| usage(format!("--secret: {e}")))?,
                 None => signing_secret(&config, &args.source)?,
             };
-            let to = args
-                .to
-                .clone()
-                .unwrap_or_else(|| format!("http://{}/webhooks/{}", config.server.listen, args.source));
+            let to = args.to.clone().unwrap_or_else(|| {
+                format!("http://{}/webhooks/{}", config.server.listen, args.source)
+            });
             (secret, to)
         }
     };
-    let id = args.id.unwrap_or_else(|| format!("msg_{}", ulid::Ulid::new()));
+    let id = args
+        .id
+        .unwrap_or_else(|| format!("msg_{}", ulid::Ulid::new()));
     let timestamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -63,7 +68,10 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
             ("content-type".into(), "application/json".into()),
             ("webhook-id".into(), id.clone()),
             ("webhook-timestamp".into(), timestamp.to_string()),
-            ("webhook-signature".into(), secret.sign(&id, timestamp, &body)),
+            (
+                "webhook-signature".into(),
+                secret.sign(&id, timestamp, &body),
+            ),
         ],
         body,
     };
@@ -85,12 +93,20 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
 fn signing_secret(config: &hookwasm::config::Config, source: &str) -> anyhow::Result<Secret> {
     let Some(src) = config.sources.get(source) else {
         let known: Vec<&str> = config.sources.keys().map(String::as_str).collect();
-        return Err(usage(format!("no source {source:?} in {} (configured: {})", config.path.display(), known.join(", "))));
+        return Err(usage(format!(
+            "no source {source:?} in {} (configured: {})",
+            config.path.display(),
+            known.join(", ")
+        )));
     };
     if let Some(why) = &src.disabled {
-        return Err(usage(format!("source {source:?} has no secret to sign with: {why}")));
+        return Err(usage(format!(
+            "source {source:?} has no secret to sign with: {why}"
+        )));
     }
-    src.signing_secret()
-        .cloned()
-        .ok_or_else(|| usage(format!("source {source:?} has verify = false and no secret; pass --secret")))
+    src.signing_secret().cloned().ok_or_else(|| {
+        usage(format!(
+            "source {source:?} has verify = false and no secret; pass --secret"
+        ))
+    })
 }

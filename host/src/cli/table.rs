@@ -33,7 +33,13 @@ pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
 mod tests {
     #[test]
     fn aligns_columns() {
-        let out = super::render(&["A", "BB"], &[vec!["long".into(), "x".into()], vec!["é".into(), "y".into()]]);
+        let out = super::render(
+            &["A", "BB"],
+            &[
+                vec!["long".into(), "x".into()],
+                vec!["é".into(), "y".into()],
+            ],
+        );
         assert_eq!(out, "A     BB\nlong  x\né     y\n");
     }
 }

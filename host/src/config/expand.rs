@@ -13,7 +13,20 @@ pub enum ExpandError {
 }
 
 /// Expands every `${NAME}` / `${NAME:-default}` in `text` using `lookup`.
-pub fn expand_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, ExpandError> {
+pub fn expand_with(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, ExpandError> {
+    expand_tracking(text, lookup, &mut Vec::new())
+}
+
+/// Like [`expand_with`], also recording each (value, name) it substituted
+/// from the environment, so the values can be redacted wherever they show.
+pub fn expand_tracking(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+    found: &mut Vec<(String, String)>,
+) -> Result<String, ExpandError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
@@ -32,7 +45,10 @@ pub fn expand_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Resul
             return Err(ExpandError::BadName(inner.to_string()));
         }
         match lookup(name).filter(|v| !v.is_empty()) {
-            Some(value) => out.push_str(&value),
+            Some(value) => {
+                out.push_str(&value);
+                found.push((value, name.to_string()));
+            }
             None => match default {
                 Some(default) => out.push_str(default),
                 None => return Err(ExpandError::Unset(name.to_string())),
@@ -67,15 +83,30 @@ mod tests {
         assert_eq!(expand_with("${KEY}${KEY}", env).unwrap(), "secretsecret");
         assert_eq!(expand_with("${NOPE:-fallback}", env).unwrap(), "fallback");
         assert_eq!(expand_with("${EMPTY:-fallback}", env).unwrap(), "fallback");
-        assert_eq!(expand_with("plain $KEY text", env).unwrap(), "plain $KEY text");
+        assert_eq!(
+            expand_with("plain $KEY text", env).unwrap(),
+            "plain $KEY text"
+        );
     }
 
     #[test]
     fn reports_unset_and_malformed_references() {
-        assert_eq!(expand_with("${NOPE}", env), Err(ExpandError::Unset("NOPE".into())));
-        assert_eq!(expand_with("${EMPTY}", env), Err(ExpandError::Unset("EMPTY".into())));
+        assert_eq!(
+            expand_with("${NOPE}", env),
+            Err(ExpandError::Unset("NOPE".into()))
+        );
+        assert_eq!(
+            expand_with("${EMPTY}", env),
+            Err(ExpandError::Unset("EMPTY".into()))
+        );
         assert_eq!(expand_with("${KEY", env), Err(ExpandError::Unterminated));
-        assert_eq!(expand_with("${1A}", env), Err(ExpandError::BadName("1A".into())));
-        assert_eq!(expand_with("${}", env), Err(ExpandError::BadName(String::new())));
+        assert_eq!(
+            expand_with("${1A}", env),
+            Err(ExpandError::BadName("1A".into()))
+        );
+        assert_eq!(
+            expand_with("${}", env),
+            Err(ExpandError::BadName(String::new()))
+        );
     }
 }

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use expand::{ExpandError, expand, expand_with};
+pub use expand::{ExpandError, expand, expand_tracking, expand_with};
 
 use crate::runtime::Limits;
 use crate::runtime::registry::{self, PluginInfo};
@@ -21,7 +21,8 @@ use crate::signature::{Secret, Verifier};
 pub struct Config {
     pub path: PathBuf,
     pub server: Server,
-    pub admin: Option<Admin>,
+    /// The admin API (on 127.0.0.1:8081 without a token unless configured).
+    pub admin: Admin,
     pub retention: Retention,
     pub runtime: RuntimeSettings,
     pub delivery: DeliverySettings,
@@ -121,9 +122,23 @@ pub struct Endpoint {
     /// Why the endpoint is off by configuration (unset secret, `enabled =
     /// false`). Runtime disabling (HTTP 410, the admin API) is in the store.
     pub disabled: Option<String>,
+    /// Values that came from the environment (value, variable name): they
+    /// may be credentials (an Inngest key in the URL), so `redact` shows
+    /// them as `${NAME}`.
+    secrets: Vec<(String, String)>,
 }
 
 impl Endpoint {
+    /// `text` with every value taken from the environment replaced by its
+    /// `${NAME}`: safe to show in the API and logs.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (value, name) in &self.secrets {
+            out = out.replace(value.as_str(), &format!("${{{name}}}"));
+        }
+        out
+    }
+
     /// The URL whose origin the plugin's requests must keep.
     pub fn base_url(&self) -> Option<&str> {
         self.url.as_deref().or(self.default_url.as_deref())
@@ -135,8 +150,14 @@ impl Endpoint {
 #[derive(Clone)]
 pub enum Auth {
     Bearer(String),
-    Basic { username: String, password: String },
-    Header { name: http::HeaderName, value: String },
+    Basic {
+        username: String,
+        password: String,
+    },
+    Header {
+        name: http::HeaderName,
+        value: String,
+    },
 }
 
 impl std::fmt::Debug for Auth {
@@ -159,13 +180,15 @@ impl Auth {
                 http::header::AUTHORIZATION,
                 format!(
                     "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+                    base64::engine::general_purpose::STANDARD
+                        .encode(format!("{username}:{password}"))
                 ),
             ),
             Auth::Header { name, value } => (name.clone(), value.clone()),
         };
         // Values were checked when the config was loaded.
-        let mut value = http::HeaderValue::from_str(&value).unwrap_or_else(|_| http::HeaderValue::from_static(""));
+        let mut value = http::HeaderValue::from_str(&value)
+            .unwrap_or_else(|_| http::HeaderValue::from_static(""));
         value.set_sensitive(true);
         (name, value)
     }
@@ -185,7 +208,9 @@ impl EventFilter {
             let ok = p == "*"
                 || (!body.is_empty()
                     && !body.contains('*')
-                    && body.chars().all(|c| c.is_ascii_alphanumeric() || "._-:/".contains(c)));
+                    && body
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-:/".contains(c)));
             if !ok {
                 return Err(format!(
                     "{p:?} is not an event pattern (use an exact type like \"payment.succeeded\", a prefix like \"dispute.*\", or \"*\")"
@@ -199,8 +224,9 @@ impl EventFilter {
         self.0.iter().any(|p| {
             p == "*"
                 || p == event_type
-                || p.strip_suffix('*')
-                    .is_some_and(|prefix| event_type.starts_with(prefix) && event_type.len() > prefix.len())
+                || p.strip_suffix('*').is_some_and(|prefix| {
+                    event_type.starts_with(prefix) && event_type.len() > prefix.len()
+                })
         })
     }
 
@@ -258,7 +284,11 @@ impl Config {
 
     /// Checks `text` as if read from `path` (relative paths in it are
     /// relative to `path`'s directory), with `env` for `${VAR}`.
-    pub fn parse(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
         let raw: raw::File = toml::from_str(text).map_err(|e| {
             let at = e.span().map(|span| {
@@ -268,7 +298,11 @@ impl Config {
                 format!("line {line}, column {column}: ")
             });
             ConfigError {
-                problems: vec![format!("{file}: {}{}", at.unwrap_or_default(), one_line(e.message()))],
+                problems: vec![format!(
+                    "{file}: {}{}",
+                    at.unwrap_or_default(),
+                    one_line(e.message())
+                )],
             }
         })?;
         let mut c = Checker {
@@ -282,7 +316,9 @@ impl Config {
         if c.problems.is_empty() {
             Ok(config)
         } else {
-            Err(ConfigError { problems: c.problems })
+            Err(ConfigError {
+                problems: c.problems,
+            })
         }
     }
 
@@ -301,7 +337,8 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn problem(&mut self, key: &str, message: impl std::fmt::Display) {
-        self.problems.push(format!("{}: {key}: {message}", self.file));
+        self.problems
+            .push(format!("{}: {key}: {message}", self.file));
     }
 
     fn expand(&self, text: &str) -> Result<String, ExpandError> {
@@ -321,16 +358,25 @@ impl Checker<'_> {
 
     fn path(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
-        if p.is_absolute() { p.to_path_buf() } else { self.base.join(p) }
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
     }
 
     fn addr(&mut self, key: &str, text: &str) -> SocketAddr {
         let fallback = SocketAddr::from(([127, 0, 0, 1], 0));
-        let Some(text) = self.required(key, text) else { return fallback };
+        let Some(text) = self.required(key, text) else {
+            return fallback;
+        };
         match text.parse() {
             Ok(addr) => addr,
             Err(_) => {
-                self.problem(key, format!("{text:?} is not an address like \"127.0.0.1:8080\""));
+                self.problem(
+                    key,
+                    format!("{text:?} is not an address like \"127.0.0.1:8080\""),
+                );
                 fallback
             }
         }
@@ -338,7 +384,10 @@ impl Checker<'_> {
 
     fn check(&mut self, path: &Path, raw: raw::File) -> Config {
         let server = self.server(raw.server);
-        let admin = raw.admin.map(|a| self.admin(a));
+        let admin = self.admin(raw.admin.unwrap_or(raw::Admin {
+            listen: None,
+            token: None,
+        }));
         let retention = Retention {
             days: raw.retention.days.unwrap_or(30),
             dead_days: raw.retention.dead_days.unwrap_or(90),
@@ -347,7 +396,11 @@ impl Checker<'_> {
             self.problem("retention", "days and dead_days must be at least 1");
         }
         let runtime = RuntimeSettings {
-            max_concurrent_calls: raw.runtime.max_concurrent_calls.unwrap_or(64).clamp(1, 10_000),
+            max_concurrent_calls: raw
+                .runtime
+                .max_concurrent_calls
+                .unwrap_or(64)
+                .clamp(1, 10_000),
             max_memory_bytes: raw.runtime.max_memory_mb.unwrap_or(512).clamp(1, 4096) << 20,
             threads: raw.runtime.threads.unwrap_or(0),
             max_request_body_bytes: raw.runtime.max_request_body_bytes.unwrap_or(1 << 20),
@@ -358,7 +411,10 @@ impl Checker<'_> {
         if let Some(ca) = &delivery.ca_file
             && !ca.is_file()
         {
-            self.problem("delivery.ca_file", format!("{} does not exist", ca.display()));
+            self.problem(
+                "delivery.ca_file",
+                format!("{} does not exist", ca.display()),
+            );
         }
 
         let mut sources = BTreeMap::new();
@@ -372,7 +428,10 @@ impl Checker<'_> {
         for (i, endpoint) in raw.endpoints.into_iter().enumerate() {
             let key = format!("endpoints[{i}]");
             if let Some(first) = endpoints.iter().position(|e| e.id == endpoint.id) {
-                self.problem(&format!("{key}.id"), format!("duplicate id {:?} (also endpoints[{first}])", endpoint.id));
+                self.problem(
+                    &format!("{key}.id"),
+                    format!("duplicate id {:?} (also endpoints[{first}])", endpoint.id),
+                );
             }
             if let Some(e) = self.endpoint(&key, endpoint, &sources, &plugins, &server, &runtime) {
                 endpoints.push(e);
@@ -380,12 +439,16 @@ impl Checker<'_> {
         }
         for e in &endpoints {
             if let Some(why) = &e.disabled {
-                self.warnings.push(format!("endpoint {:?} is disabled: {why}", e.id));
+                self.warnings
+                    .push(format!("endpoint {:?} is disabled: {why}", e.id));
             }
         }
         for s in sources.values() {
             if let Some(why) = &s.disabled {
-                self.warnings.push(format!("source {:?} is not accepting webhooks: {why}", s.name));
+                self.warnings.push(format!(
+                    "source {:?} is not accepting webhooks: {why}",
+                    s.name
+                ));
             } else if !s.verify {
                 self.warnings.push(format!(
                     "source {:?} has verify = false: it accepts UNSIGNED webhooks from anyone who can reach it",
@@ -408,7 +471,10 @@ impl Checker<'_> {
     }
 
     fn server(&mut self, raw: raw::Server) -> Server {
-        let listen = self.addr("server.listen", raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN));
+        let listen = self.addr(
+            "server.listen",
+            raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN),
+        );
         let data_dir = raw
             .data_dir
             .as_deref()
@@ -447,7 +513,10 @@ impl Checker<'_> {
     }
 
     fn admin(&mut self, raw: raw::Admin) -> Admin {
-        let listen = self.addr("admin.listen", raw.listen.as_deref().unwrap_or(DEFAULT_ADMIN_LISTEN));
+        let listen = self.addr(
+            "admin.listen",
+            raw.listen.as_deref().unwrap_or(DEFAULT_ADMIN_LISTEN),
+        );
         let token = match raw.token.as_deref().map(|t| self.expand(t)) {
             None => None,
             Some(Ok(token)) if token.len() >= 16 => Some(token),
@@ -456,8 +525,9 @@ impl Checker<'_> {
                 None
             }
             Some(Err(ExpandError::Unset(var))) => {
-                self.warnings
-                    .push(format!("admin.token: {var} is not set, so the admin API has no token"));
+                self.warnings.push(format!(
+                    "admin.token: {var} is not set, so the admin API has no token"
+                ));
                 None
             }
             Some(Err(e)) => {
@@ -477,7 +547,10 @@ impl Checker<'_> {
     fn source(&mut self, name: &str, raw: raw::Source) -> Source {
         let key = format!("sources.{name}");
         if !valid_id(name) {
-            self.problem(&key, "a source name may only use letters, digits, '-' and '_'");
+            self.problem(
+                &key,
+                "a source name may only use letters, digits, '-' and '_'",
+            );
         }
         let mut secrets = Vec::new();
         let mut unset = Vec::new();
@@ -505,7 +578,10 @@ impl Checker<'_> {
         if let Some(rate) = raw.rate_limit_per_sec
             && !(rate > 0.0 && rate.is_finite())
         {
-            self.problem(&format!("{key}.rate_limit_per_sec"), "must be a positive number");
+            self.problem(
+                &format!("{key}.rate_limit_per_sec"),
+                "must be a positive number",
+            );
         }
         Source {
             name: name.to_string(),
@@ -527,13 +603,20 @@ impl Checker<'_> {
     ) -> Option<Endpoint> {
         let problems_before = self.problems.len();
         if !valid_id(&raw.id) {
-            self.problem(&format!("{key}.id"), format!("{:?}: use letters, digits, '-' and '_' (1–64)", raw.id));
+            self.problem(
+                &format!("{key}.id"),
+                format!("{:?}: use letters, digits, '-' and '_' (1–64)", raw.id),
+            );
         }
         if !sources.contains_key(&raw.source) {
             let known: Vec<&str> = sources.keys().map(String::as_str).collect();
             self.problem(
                 &format!("{key}.source"),
-                format!("no source named {:?} (configured: {})", raw.source, list_or_none(&known)),
+                format!(
+                    "no source named {:?} (configured: {})",
+                    raw.source,
+                    list_or_none(&known)
+                ),
             );
         }
         let plugin = plugins.iter().find(|p| p.name == raw.plugin);
@@ -545,7 +628,11 @@ impl Checker<'_> {
             };
             self.problem(
                 &format!("{key}.plugin"),
-                format!("unknown plugin {:?} (available: {}; {dir})", raw.plugin, list_or_none(&known)),
+                format!(
+                    "unknown plugin {:?} (available: {}; {dir})",
+                    raw.plugin,
+                    list_or_none(&known)
+                ),
             );
         }
         let events = EventFilter::parse(&raw.events).unwrap_or_else(|e| {
@@ -556,8 +643,9 @@ impl Checker<'_> {
         // Values that may hold secrets: an unset variable disables the
         // endpoint (so the example config starts anywhere) instead of failing.
         let mut unset: Vec<String> = Vec::new();
+        let mut secrets: Vec<(String, String)> = Vec::new();
         let mut soft = |checker: &mut Self, field: &str, text: &str| -> Option<String> {
-            match checker.expand(text) {
+            match expand_tracking(text, checker.env, &mut secrets) {
                 Ok(v) => Some(v),
                 Err(ExpandError::Unset(var)) => {
                     unset.push(var);
@@ -572,22 +660,32 @@ impl Checker<'_> {
         let url = raw.url.as_deref().and_then(|u| soft(self, "url", u));
         if let Some(u) = &url {
             match url::Url::parse(u) {
-                Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {}
-                _ => self.problem(&format!("{key}.url"), format!("{u:?} is not an absolute http(s) URL")),
+                Ok(parsed)
+                    if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {}
+                _ => self.problem(
+                    &format!("{key}.url"),
+                    format!("{u:?} is not an absolute http(s) URL"),
+                ),
             }
         }
         let default_url = plugin.and_then(|p| p.default_url.clone());
         if raw.url.is_none() && default_url.is_none() && plugin.is_some() {
             self.problem(
                 &format!("{key}.url"),
-                format!("plugin {:?} has no default destination, so the endpoint needs a url", raw.plugin),
+                format!(
+                    "plugin {:?} has no default destination, so the endpoint needs a url",
+                    raw.plugin
+                ),
             );
         }
         let auth = match raw.auth {
             None => None,
             Some(raw::Auth::Bearer(token)) => soft(self, "auth.bearer", &token).map(Auth::Bearer),
             Some(raw::Auth::Basic { username, password }) => {
-                match (soft(self, "auth.basic.username", &username), soft(self, "auth.basic.password", &password)) {
+                match (
+                    soft(self, "auth.basic.username", &username),
+                    soft(self, "auth.basic.password", &password),
+                ) {
                     (Some(username), Some(password)) => Some(Auth::Basic { username, password }),
                     _ => None,
                 }
@@ -596,7 +694,10 @@ impl Checker<'_> {
                 let parsed = http::HeaderName::from_bytes(name.as_bytes());
                 match (parsed, soft(self, "auth.header.value", &value)) {
                     (Err(_), _) => {
-                        self.problem(&format!("{key}.auth.header.name"), format!("{name:?} is not a header name"));
+                        self.problem(
+                            &format!("{key}.auth.header.name"),
+                            format!("{name:?} is not a header name"),
+                        );
                         None
                     }
                     (Ok(name), Some(value)) => Some(Auth::Header { name, value }),
@@ -611,7 +712,10 @@ impl Checker<'_> {
                 Auth::Header { value, .. } => value.clone(),
             };
             if http::HeaderValue::from_str(&text).is_err() || text.is_empty() {
-                self.problem(&format!("{key}.auth"), "the credential is empty or has control characters");
+                self.problem(
+                    &format!("{key}.auth"),
+                    "the credential is empty or has control characters",
+                );
             }
         }
         let mut settings = Vec::new();
@@ -630,11 +734,22 @@ impl Checker<'_> {
         let defaults = Limits::default();
         let limits = Limits {
             fuel: raw.limits.fuel.unwrap_or(defaults.fuel),
-            memory_bytes: raw.limits.memory_mb.map(|mb| mb << 20).unwrap_or(defaults.memory_bytes),
-            timeout: raw.limits.timeout_ms.map(Duration::from_millis).unwrap_or(defaults.timeout),
+            memory_bytes: raw
+                .limits
+                .memory_mb
+                .map(|mb| mb << 20)
+                .unwrap_or(defaults.memory_bytes),
+            timeout: raw
+                .limits
+                .timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.timeout),
         };
         if limits.fuel == 0 || limits.memory_bytes == 0 || limits.timeout.is_zero() {
-            self.problem(&format!("{key}.limits"), "fuel, memory_mb and timeout_ms must be at least 1");
+            self.problem(
+                &format!("{key}.limits"),
+                "fuel, memory_mb and timeout_ms must be at least 1",
+            );
         }
         if limits.memory_bytes > runtime.max_memory_bytes {
             self.problem(
@@ -650,7 +765,10 @@ impl Checker<'_> {
         if let Some(rate) = raw.rate_limit_per_sec
             && !(rate > 0.0 && rate.is_finite())
         {
-            self.problem(&format!("{key}.rate_limit_per_sec"), "must be a positive number");
+            self.problem(
+                &format!("{key}.rate_limit_per_sec"),
+                "must be a positive number",
+            );
         }
         let concurrency = raw.concurrency.unwrap_or(8);
         if concurrency == 0 || concurrency > 1024 {
@@ -692,6 +810,10 @@ impl Checker<'_> {
                 .unwrap_or(server.allow_private_destinations),
             script,
             disabled,
+            secrets: secrets
+                .into_iter()
+                .filter(|(value, _)| value.len() >= 4)
+                .collect(),
         })
     }
 
@@ -701,7 +823,10 @@ impl Checker<'_> {
             if schedule.len() > 100 {
                 self.problem(&format!("{key}.retry.schedule_secs"), "at most 100 retries");
             }
-            if schedule.iter().any(|s| !(s.is_finite() && *s >= 0.0 && *s <= 30.0 * 86400.0)) {
+            if schedule
+                .iter()
+                .any(|s| !(s.is_finite() && *s >= 0.0 && *s <= 30.0 * 86400.0))
+            {
                 self.problem(
                     &format!("{key}.retry.schedule_secs"),
                     "each delay must be between 0 and 2592000 seconds (30 days)",
@@ -712,7 +837,10 @@ impl Checker<'_> {
         }
         if let Some(statuses) = raw.delivered_statuses {
             if statuses.iter().any(|s| !(100..=599).contains(s)) {
-                self.problem(&format!("{key}.retry.delivered_statuses"), "statuses are 100–599");
+                self.problem(
+                    &format!("{key}.retry.delivered_statuses"),
+                    "statuses are 100–599",
+                );
             }
             policy.delivered_statuses = statuses;
         }
@@ -730,15 +858,26 @@ impl Checker<'_> {
 }
 
 fn valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn list_or_none(items: &[&str]) -> String {
-    if items.is_empty() { "none".to_string() } else { items.join(", ") }
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
 }
 
 fn one_line(s: &str) -> String {
-    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

@@ -50,9 +50,15 @@ fn the_documented_shape_parses() {
     assert!(e.settings.contains(&("n".to_string(), "3".to_string())));
     assert_eq!(e.limits.fuel, 1_000);
     assert_eq!(e.limits.memory_bytes, 16 << 20);
-    assert_eq!(e.retry.schedule, vec![Duration::from_millis(500), Duration::from_secs(2)]);
+    assert_eq!(
+        e.retry.schedule,
+        vec![Duration::from_millis(500), Duration::from_secs(2)]
+    );
     assert_eq!(e.retry.delivered_statuses, vec![409]);
-    assert_eq!(e.default_url.as_deref(), Some("https://app.loops.so/api/v1/events/send"));
+    assert_eq!(
+        e.default_url.as_deref(),
+        Some("https://app.loops.so/api/v1/events/send")
+    );
     assert!(c.sources["dodo"].disabled.is_none());
 }
 
@@ -62,15 +68,33 @@ fn the_repository_example_parses_on_a_fresh_machine() {
     let text = std::fs::read_to_string(&path).unwrap();
     let c = Config::parse(&path, &text, &|_| None).unwrap();
     assert_eq!(c.endpoints.len(), 4);
-    assert!(c.endpoints.iter().all(|e| e.disabled.is_some()), "no secrets set: all disabled");
-    assert!(c.sources["dodo"].disabled.as_deref().unwrap().contains("DODO_WEBHOOK_SECRET"));
-    assert!(c.warnings.iter().any(|w| w.contains("LOOPS_API_KEY is not set")), "{:?}", c.warnings);
+    assert!(
+        c.endpoints.iter().all(|e| e.disabled.is_some()),
+        "no secrets set: all disabled"
+    );
+    assert!(
+        c.sources["dodo"]
+            .disabled
+            .as_deref()
+            .unwrap()
+            .contains("DODO_WEBHOOK_SECRET")
+    );
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("LOOPS_API_KEY is not set")),
+        "{:?}",
+        c.warnings
+    );
 }
 
 #[test]
 fn unknown_keys_name_the_line() {
     let err = problems("[server]\nlisten = \"127.0.0.1:1\"\nlisten_on = 3\n");
-    assert!(err.starts_with("/etc/hookwasm/hookwasm.toml: line 3, column 1: unknown field `listen_on`"), "{err}");
+    assert!(
+        err.starts_with("/etc/hookwasm/hookwasm.toml: line 3, column 1: unknown field `listen_on`"),
+        "{err}"
+    );
     let err = problems(&format!("{BASE}\ncolour = \"red\"\n"));
     assert!(err.contains("unknown field `colour`"), "{err}");
 }
@@ -81,37 +105,64 @@ fn every_semantic_problem_is_reported_with_its_key() {
         "{BASE}\n[[endpoints]]\nid = \"loops-emails\"\nsource = \"stripe\"\nplugin = \"nope\"\nevents = [\"pay*ment\"]\nconcurrency = 0\n"
     );
     let err = problems(&text);
-    assert!(err.contains("endpoints[1].id: duplicate id \"loops-emails\" (also endpoints[0])"), "{err}");
-    assert!(err.contains("endpoints[1].source: no source named \"stripe\" (configured: dodo)"), "{err}");
-    assert!(err.contains("endpoints[1].plugin: unknown plugin \"nope\""), "{err}");
-    assert!(err.contains("endpoints[1].events: \"pay*ment\" is not an event pattern"), "{err}");
+    assert!(
+        err.contains("endpoints[1].id: duplicate id \"loops-emails\" (also endpoints[0])"),
+        "{err}"
+    );
+    assert!(
+        err.contains("endpoints[1].source: no source named \"stripe\" (configured: dodo)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("endpoints[1].plugin: unknown plugin \"nope\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("endpoints[1].events: \"pay*ment\" is not an event pattern"),
+        "{err}"
+    );
     assert!(err.contains("endpoints[1].concurrency"), "{err}");
 }
 
 #[test]
 fn plugins_without_a_default_need_a_url() {
     let text = "[sources.s]\nsecrets=[\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n[[endpoints]]\nid=\"w\"\nsource=\"s\"\nplugin=\"windmill\"\nevents=[\"*\"]\n";
-    assert!(problems(text).contains("endpoints[0].url: plugin \"windmill\" has no default destination"));
+    assert!(
+        problems(text).contains("endpoints[0].url: plugin \"windmill\" has no default destination")
+    );
     let bad_url = text.replace("events=", "url=\"ftp://x\"\nevents=");
-    assert!(problems(&bad_url).contains("endpoints[0].url: \"ftp://x\" is not an absolute http(s) URL"));
+    assert!(
+        problems(&bad_url).contains("endpoints[0].url: \"ftp://x\" is not an absolute http(s) URL")
+    );
 }
 
 #[test]
 fn an_unset_secret_disables_only_its_endpoint() {
     let text = BASE.replace("${LOOPS_API_KEY}", "${MISSING_KEY}");
     let c = parse(&text).unwrap();
-    assert_eq!(c.endpoints[0].disabled.as_deref(), Some("MISSING_KEY is not set"));
+    assert_eq!(
+        c.endpoints[0].disabled.as_deref(),
+        Some("MISSING_KEY is not set")
+    );
     assert!(c.warnings.iter().any(|w| w.contains("MISSING_KEY")));
 }
 
 #[test]
 fn bad_secrets_and_admin_exposure_are_errors() {
     let err = problems("[sources.dodo]\nsecrets = [\"whsec_\"]\n");
-    assert!(err.contains("sources.dodo.secrets[0]: the secret is empty"), "{err}");
+    assert!(
+        err.contains("sources.dodo.secrets[0]: the secret is empty"),
+        "{err}"
+    );
     let err = problems("[admin]\nlisten = \"0.0.0.0:8081\"\n");
-    assert!(err.contains("admin: the admin API listens on 0.0.0.0:8081, beyond loopback, so it needs a token"), "{err}");
+    assert!(
+        err.contains(
+            "admin: the admin API listens on 0.0.0.0:8081, beyond loopback, so it needs a token"
+        ),
+        "{err}"
+    );
     let c = parse("[admin]\nlisten = \"0.0.0.0:8081\"\ntoken = \"${ADMIN}\"\n").unwrap();
-    assert_eq!(c.admin.unwrap().token.as_deref(), Some("0123456789abcdef"));
+    assert_eq!(c.admin.token.as_deref(), Some("0123456789abcdef"));
     assert!(problems("[admin]\ntoken = \"short\"\n").contains("at least 16 characters"));
 }
 
@@ -124,11 +175,18 @@ fn unverified_sources_are_allowed_but_warned_about() {
 
 #[test]
 fn secrets_never_show_in_debug_output() {
-    let c = parse(&BASE.replace("[sources.dodo]", "[admin]\ntoken = \"${ADMIN}\"\n[sources.dodo]")).unwrap();
+    let c = parse(&BASE.replace(
+        "[sources.dodo]",
+        "[admin]\ntoken = \"${ADMIN}\"\n[sources.dodo]",
+    ))
+    .unwrap();
     let debug = format!("{c:?}");
     assert!(!debug.contains("loops-key"), "{debug}");
     assert!(!debug.contains("0123456789abcdef"), "{debug}");
-    assert!(!debug.contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), "{debug}");
+    assert!(
+        !debug.contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        "{debug}"
+    );
 }
 
 #[test]
@@ -139,7 +197,11 @@ fn event_filters_match_exact_prefix_and_all() {
     assert!(f.matches("dispute.opened"));
     assert!(!f.matches("dispute."));
     assert!(!f.matches("disputes.opened"));
-    assert!(EventFilter::parse(&["*".into()]).unwrap().matches("anything"));
+    assert!(
+        EventFilter::parse(&["*".into()])
+            .unwrap()
+            .matches("anything")
+    );
     assert!(EventFilter::parse(&[]).is_err());
     assert!(EventFilter::parse(&["*.opened".into()]).is_err());
 }
@@ -154,4 +216,19 @@ fn auth_headers_are_built_and_marked_sensitive() {
     assert_eq!(name, http::header::AUTHORIZATION);
     assert_eq!(value.to_str().unwrap(), "Basic c2l0ZTprZXk=");
     assert!(value.is_sensitive());
+}
+
+#[test]
+fn values_from_the_environment_are_redacted() {
+    let text = BASE.replace(
+        "events = [",
+        "url = \"https://inn.gs/e/${LOOPS_API_KEY}\"\nevents = [",
+    );
+    let c = parse(&text).unwrap();
+    let e = &c.endpoints[0];
+    assert_eq!(e.url.as_deref(), Some("https://inn.gs/e/loops-key"));
+    assert_eq!(
+        e.redact("POST https://inn.gs/e/loops-key failed"),
+        "POST https://inn.gs/e/${LOOPS_API_KEY} failed"
+    );
 }

@@ -85,7 +85,10 @@ pub fn tls_config(extra_ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, 
             added += 1;
         }
         if added == 0 {
-            return Err(format!("CA file {} holds no PEM certificates", path.display()));
+            return Err(format!(
+                "CA file {} holds no PEM certificates",
+                path.display()
+            ));
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -113,7 +116,10 @@ impl HttpClient {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(64)
             .build(https);
-        HttpClient { client, allow_private }
+        HttpClient {
+            client,
+            allow_private,
+        }
     }
 
     /// Sends `request` with `extra` headers (replacing any the plugin set
@@ -132,7 +138,10 @@ impl HttpClient {
         // IP literals never reach the resolver.
         if !self.allow_private
             && let Some(host) = uri.host()
-            && let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>()
+            && let Ok(ip) = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
             && is_private(ip)
         {
             return Err(SendError::Blocked(format!(
@@ -145,8 +154,10 @@ impl HttpClient {
             .uri(uri);
         if let Some(headers) = builder.headers_mut() {
             for (name, value) in &request.headers {
-                let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value))
-                else {
+                let (Ok(name), Ok(value)) = (
+                    HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(value),
+                ) else {
                     continue; // validated when stored
                 };
                 headers.append(name, value);
@@ -289,7 +300,8 @@ impl tower_service::Service<Name> for GuardedResolver {
         let allow_private = self.allow_private;
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if allow_private {
                 return Ok(addrs.into_iter());
             }
@@ -332,7 +344,13 @@ mod tests {
         ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["8.8.8.8", "1.1.1.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "100.128.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(!is_private(ip.parse().unwrap()), "{ip}");
         }
     }

@@ -23,7 +23,10 @@ use crate::config::{Config, Endpoint};
 use crate::metrics::{EndpointLabel, Metrics, PluginLabel, PluginResult};
 use crate::runtime::registry::PluginRegistry;
 use crate::runtime::{OutputPolicy, TransformInput, Transformed, ValidRequest};
-use crate::store::{Attempt, Delivery, DeliveryId, DeliveryStatus, Due, EndpointState, Next, Store, StoreError, now_ms};
+use crate::store::{
+    Attempt, Delivery, DeliveryFilter, DeliveryId, DeliveryStatus, Due, EndpointState, Millis,
+    Next, Store, StoreError, now_ms,
+};
 use client::HttpClient;
 use retry::Verdict;
 
@@ -39,11 +42,23 @@ struct Lane {
     busy: Mutex<HashSet<DeliveryId>>,
     /// Why the endpoint is not being delivered to right now, if it isn't.
     paused: Mutex<Option<String>>,
+    activity: Mutex<Activity>,
+}
+
+/// The latest outcomes of an endpoint, for operators.
+#[derive(Clone, Debug, Default)]
+pub struct Activity {
+    pub last_success: Option<Millis>,
+    /// When, and why.
+    pub last_failure: Option<(Millis, String)>,
 }
 
 impl Lane {
     fn is_busy(&self, id: DeliveryId) -> bool {
-        self.busy.lock().unwrap_or_else(|p| p.into_inner()).contains(&id)
+        self.busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&id)
     }
 
     fn set_busy(&self, id: DeliveryId, busy: bool) {
@@ -56,7 +71,21 @@ impl Lane {
     }
 
     fn paused(&self) -> Option<String> {
-        self.paused.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.paused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn record(&self, next: &Next, at: Millis) {
+        let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
+        match next {
+            Next::Delivered => activity.last_success = Some(at),
+            Next::Retry { reason, .. } | Next::Dead { reason } => {
+                activity.last_failure = Some((at, reason.clone()));
+            }
+            Next::Skipped { .. } => {}
+        }
     }
 
     fn set_paused(&self, why: Option<String>) {
@@ -107,10 +136,16 @@ impl Deliverer {
                 // over any window, not just on average.
                 Quota::with_period(Duration::from_secs_f64(1.0 / rate)).map(RateLimiter::direct)
             });
+            let activity =
+                last_activity(store.as_ref(), &endpoint.id).map_err(|e| e.to_string())?;
             let lane = Lane {
+                activity: Mutex::new(activity),
                 client: HttpClient::new(tls.clone(), endpoint.allow_private_destinations),
                 auth: endpoint.auth.iter().map(|a| a.header()).collect(),
-                policy: OutputPolicy::for_base(endpoint.base_url(), config.runtime.max_request_body_bytes),
+                policy: OutputPolicy::for_base(
+                    endpoint.base_url(),
+                    config.runtime.max_request_body_bytes,
+                ),
                 limiter,
                 slots: Arc::new(Semaphore::new(endpoint.concurrency as usize)),
                 wake: Notify::new(),
@@ -144,7 +179,11 @@ impl Deliverer {
         let mut ids: Vec<String> = self
             .lanes
             .values()
-            .filter(|l| l.endpoint.source == source && l.endpoint.events.matches(event_type) && l.paused().is_none())
+            .filter(|l| {
+                l.endpoint.source == source
+                    && l.endpoint.events.matches(event_type)
+                    && l.paused().is_none()
+            })
             .map(|l| l.endpoint.id.clone())
             .collect();
         ids.sort();
@@ -166,6 +205,13 @@ impl Deliverer {
             disabled_reason: paused,
             in_flight: lane.busy.lock().map(|b| b.len()).unwrap_or(0),
         })
+    }
+
+    pub fn activity(&self, endpoint: &str) -> Activity {
+        self.lanes
+            .get(endpoint)
+            .map(|l| l.activity.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .unwrap_or_default()
     }
 
     /// Stops delivering to `endpoint` (persisted); its pending deliveries wait.
@@ -288,7 +334,12 @@ impl Deliverer {
         }
     }
 
-    async fn attempt(self: Arc<Self>, lane: Arc<Lane>, id: DeliveryId, _permit: OwnedSemaphorePermit) {
+    async fn attempt(
+        self: Arc<Self>,
+        lane: Arc<Lane>,
+        id: DeliveryId,
+        _permit: OwnedSemaphorePermit,
+    ) {
         if let Err(e) = self.try_attempt(&lane, id).await {
             tracing::error!(endpoint = %lane.endpoint.id, delivery = %id, "delivery bookkeeping failed, will retry: {e}");
             // Stay busy a moment so a failing store is not hammered.
@@ -319,7 +370,10 @@ impl Deliverer {
         let endpoint = &lane.endpoint;
         let n = delivery.attempts + 1;
         let at = now_ms();
-        let result = lane.client.send(&request, &lane.auth, endpoint.timeout).await;
+        let result = lane
+            .client
+            .send(&request, &lane.auth, endpoint.timeout)
+            .await;
         let elapsed = match &result {
             Ok(r) => r.duration,
             Err(_) => Duration::from_millis(now_ms().saturating_sub(at)),
@@ -341,7 +395,11 @@ impl Deliverer {
             at,
             duration_ms: elapsed.as_millis() as u64,
             status: result.as_ref().ok().map(|r| r.status),
-            response: result.as_ref().ok().map(|r| r.excerpt.clone()).filter(|e| !e.is_empty()),
+            response: result
+                .as_ref()
+                .ok()
+                .map(|r| r.excerpt.clone())
+                .filter(|e| !e.is_empty()),
             error: result.as_ref().err().map(|e| e.to_string()),
         };
         let now = now_ms();
@@ -379,6 +437,7 @@ impl Deliverer {
             error = attempt.error.as_deref(),
             "delivery attempt"
         );
+        lane.record(&next, now);
         self.store.finish(id, Some(attempt), next, now)?;
         self.metrics.delivery(&endpoint.id, outcome);
         Ok(())
@@ -387,10 +446,15 @@ impl Deliverer {
     /// Runs the endpoint's plugin for a delivery that has no stored request.
     /// Returns the request to send, or `None` when the delivery was
     /// finished here (skipped or dead-lettered).
-    async fn transform(&self, lane: &Lane, delivery: &Delivery) -> Result<Option<ValidRequest>, StoreError> {
+    async fn transform(
+        &self,
+        lane: &Lane,
+        delivery: &Delivery,
+    ) -> Result<Option<ValidRequest>, StoreError> {
         let endpoint = &lane.endpoint;
         let id = delivery.id;
         let finish = |next: Next, outcome: &str| -> Result<Option<ValidRequest>, StoreError> {
+            lane.record(&next, now_ms());
             self.store.finish(id, None, next, now_ms())?;
             self.metrics.delivery(&endpoint.id, outcome);
             Ok(None)
@@ -403,8 +467,10 @@ impl Deliverer {
             let reason = format!("plugin {:?} is not loaded: {problem}", endpoint.plugin);
             return finish(Next::Dead { reason }, "dead");
         };
-        let (Some(event), Some(payload)) = (self.store.event(delivery.event_id)?, self.store.payload(delivery.event_id)?)
-        else {
+        let (Some(event), Some(payload)) = (
+            self.store.event(delivery.event_id)?,
+            self.store.payload(delivery.event_id)?,
+        ) else {
             return finish(
                 Next::Dead {
                     reason: "the event is no longer stored".into(),
@@ -421,7 +487,9 @@ impl Deliverer {
             settings: endpoint.settings.clone(),
         };
         let started = Instant::now();
-        let (result, stats) = plugin.transform(input, endpoint.limits, lane.policy.clone()).await;
+        let (result, stats) = plugin
+            .transform(input, endpoint.limits, lane.policy.clone())
+            .await;
         let label = PluginLabel {
             plugin: plugin.name().to_string(),
         };
@@ -429,7 +497,10 @@ impl Deliverer {
             .transform_seconds
             .get_or_create(&label)
             .observe(started.elapsed().as_secs_f64());
-        self.metrics.transform_fuel.get_or_create(&label).observe(stats.fuel as f64);
+        self.metrics
+            .transform_fuel
+            .get_or_create(&label)
+            .observe(stats.fuel as f64);
         let result_label = match &result {
             Ok(Transformed::Deliver(_)) => "deliver",
             Ok(Transformed::Skip(_)) => "skip",
@@ -445,8 +516,11 @@ impl Deliverer {
 
         match result {
             Ok(Transformed::Deliver(request)) => {
-                self.store
-                    .save_request(id, &request, &format!("{}@{}", plugin.name(), plugin.version()))?;
+                self.store.save_request(
+                    id,
+                    &request,
+                    &format!("{}@{}", plugin.name(), plugin.version()),
+                )?;
                 Ok(Some(request))
             }
             Ok(Transformed::Skip(reason)) => {
@@ -464,6 +538,25 @@ impl Deliverer {
             }
         }
     }
+}
+
+/// The newest delivered and dead deliveries of an endpoint, so the endpoint
+/// list shows them after a restart too.
+fn last_activity(store: &dyn Store, endpoint: &str) -> Result<Activity, StoreError> {
+    let newest = |status| {
+        store.deliveries(&DeliveryFilter {
+            endpoint: Some(endpoint.to_string()),
+            status: Some(status),
+            limit: 1,
+            ..DeliveryFilter::default()
+        })
+    };
+    let delivered = newest(DeliveryStatus::Delivered)?.items.into_iter().next();
+    let dead = newest(DeliveryStatus::Dead)?.items.into_iter().next();
+    Ok(Activity {
+        last_success: delivered.map(|d| d.updated_at),
+        last_failure: dead.map(|d| (d.updated_at, d.reason.unwrap_or_default())),
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -18,9 +18,16 @@ pub enum Verdict {
 
 /// `attempt` is the number of the attempt just made within the current
 /// schedule (1 for the first).
-pub fn judge(result: &Result<Response, SendError>, policy: &RetryPolicy, attempt: u32, now: SystemTime) -> Verdict {
+pub fn judge(
+    result: &Result<Response, SendError>,
+    policy: &RetryPolicy,
+    attempt: u32,
+    now: SystemTime,
+) -> Verdict {
     let (why, retry_after) = match result {
-        Ok(r) if (200..300).contains(&r.status) || policy.delivered_statuses.contains(&r.status) => {
+        Ok(r)
+            if (200..300).contains(&r.status) || policy.delivered_statuses.contains(&r.status) =>
+        {
             return Verdict::Delivered;
         }
         Ok(r) if r.status == 410 => return Verdict::Gone,
@@ -31,13 +38,21 @@ pub fn judge(result: &Result<Response, SendError>, policy: &RetryPolicy, attempt
                 .and_then(|v| parse_retry_after(v, now))
                 .map(|d| d.min(policy.max_retry_after)),
         ),
-        Ok(r) => return Verdict::Dead(format!("{} (not retried: the request itself was refused)", describe(r))),
+        Ok(r) => {
+            return Verdict::Dead(format!(
+                "{} (not retried: the request itself was refused)",
+                describe(r)
+            ));
+        }
         Err(e @ SendError::Blocked(_)) => return Verdict::Dead(e.to_string()),
         Err(e) => (e.to_string(), None),
     };
     let index = attempt.saturating_sub(1) as usize;
     match policy.schedule.get(index) {
-        Some(delay) => Verdict::Retry(retry_after.unwrap_or_else(|| jittered(*delay, policy.jitter)), why),
+        Some(delay) => Verdict::Retry(
+            retry_after.unwrap_or_else(|| jittered(*delay, policy.jitter)),
+            why,
+        ),
         None => Verdict::Dead(format!("gave up after {attempt} attempts; last: {why}")),
     }
 }
@@ -101,18 +116,34 @@ mod tests {
 
     #[test]
     fn success_and_configured_statuses_are_delivered() {
-        assert_eq!(judge(&response(200, None), &policy(), 1, NOW), Verdict::Delivered);
-        assert_eq!(judge(&response(204, None), &policy(), 1, NOW), Verdict::Delivered);
-        assert_eq!(judge(&response(409, None), &policy(), 1, NOW), Verdict::Delivered);
+        assert_eq!(
+            judge(&response(200, None), &policy(), 1, NOW),
+            Verdict::Delivered
+        );
+        assert_eq!(
+            judge(&response(204, None), &policy(), 1, NOW),
+            Verdict::Delivered
+        );
+        assert_eq!(
+            judge(&response(409, None), &policy(), 1, NOW),
+            Verdict::Delivered
+        );
     }
 
     #[test]
     fn server_errors_follow_the_schedule_then_give_up() {
         let p = policy();
-        assert!(matches!(judge(&response(500, None), &p, 1, NOW), Verdict::Retry(d, _) if d == Duration::from_secs(5)));
-        assert!(matches!(judge(&response(503, None), &p, 2, NOW), Verdict::Retry(d, _) if d == Duration::from_secs(300)));
+        assert!(
+            matches!(judge(&response(500, None), &p, 1, NOW), Verdict::Retry(d, _) if d == Duration::from_secs(5))
+        );
+        assert!(
+            matches!(judge(&response(503, None), &p, 2, NOW), Verdict::Retry(d, _) if d == Duration::from_secs(300))
+        );
         match judge(&response(502, None), &p, 3, NOW) {
-            Verdict::Dead(why) => assert!(why.starts_with("gave up after 3 attempts; last: HTTP 502"), "{why}"),
+            Verdict::Dead(why) => assert!(
+                why.starts_with("gave up after 3 attempts; last: HTTP 502"),
+                "{why}"
+            ),
             other => panic!("{other:?}"),
         }
         let timeout = Err(SendError::Timeout(Duration::from_secs(15)));
@@ -127,26 +158,43 @@ mod tests {
             Verdict::Dead(why) => assert!(why.contains("HTTP 400: {\"error\": \"nope\"}"), "{why}"),
             other => panic!("{other:?}"),
         }
-        assert_eq!(judge(&response(410, None), &policy(), 1, NOW), Verdict::Gone);
+        assert_eq!(
+            judge(&response(410, None), &policy(), 1, NOW),
+            Verdict::Gone
+        );
         let blocked = Err(SendError::Blocked("10.0.0.1".into()));
-        assert!(matches!(judge(&blocked, &policy(), 1, NOW), Verdict::Dead(_)));
+        assert!(matches!(
+            judge(&blocked, &policy(), 1, NOW),
+            Verdict::Dead(_)
+        ));
     }
 
     #[test]
     fn retry_after_is_honoured_and_bounded() {
         let p = policy();
-        assert!(matches!(judge(&response(429, Some("2")), &p, 1, NOW), Verdict::Retry(d, _) if d == Duration::from_secs(2)));
+        assert!(
+            matches!(judge(&response(429, Some("2")), &p, 1, NOW), Verdict::Retry(d, _) if d == Duration::from_secs(2))
+        );
         let date = httpdate::fmt_http_date(NOW + Duration::from_secs(120));
-        assert!(matches!(judge(&response(503, Some(&date)), &p, 1, NOW), Verdict::Retry(d, _) if d == Duration::from_secs(120)));
-        assert!(matches!(judge(&response(429, Some("999999")), &p, 1, NOW), Verdict::Retry(d, _) if d == Duration::from_secs(3600)));
-        assert!(matches!(judge(&response(429, Some("soon")), &p, 1, NOW), Verdict::Retry(d, _) if d == Duration::from_secs(5)));
+        assert!(
+            matches!(judge(&response(503, Some(&date)), &p, 1, NOW), Verdict::Retry(d, _) if d == Duration::from_secs(120))
+        );
+        assert!(
+            matches!(judge(&response(429, Some("999999")), &p, 1, NOW), Verdict::Retry(d, _) if d == Duration::from_secs(3600))
+        );
+        assert!(
+            matches!(judge(&response(429, Some("soon")), &p, 1, NOW), Verdict::Retry(d, _) if d == Duration::from_secs(5))
+        );
     }
 
     #[test]
     fn jitter_stays_within_bounds() {
         for _ in 0..1000 {
             let d = jittered(Duration::from_secs(100), 0.2);
-            assert!(d >= Duration::from_secs(80) && d <= Duration::from_secs(120), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(80) && d <= Duration::from_secs(120),
+                "{d:?}"
+            );
         }
     }
 }

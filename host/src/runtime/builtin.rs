@@ -3,12 +3,27 @@
 
 /// (name, component bytes)
 pub const BUILTINS: &[(&str, &[u8])] = &[
-    ("loops", include_bytes!(concat!(env!("OUT_DIR"), "/loops.wasm"))),
-    ("customerio", include_bytes!(concat!(env!("OUT_DIR"), "/customerio.wasm"))),
-    ("windmill", include_bytes!(concat!(env!("OUT_DIR"), "/windmill.wasm"))),
-    ("inngest", include_bytes!(concat!(env!("OUT_DIR"), "/inngest.wasm"))),
+    (
+        "loops",
+        include_bytes!(concat!(env!("OUT_DIR"), "/loops.wasm")),
+    ),
+    (
+        "customerio",
+        include_bytes!(concat!(env!("OUT_DIR"), "/customerio.wasm")),
+    ),
+    (
+        "windmill",
+        include_bytes!(concat!(env!("OUT_DIR"), "/windmill.wasm")),
+    ),
+    (
+        "inngest",
+        include_bytes!(concat!(env!("OUT_DIR"), "/inngest.wasm")),
+    ),
 ];
 
 pub fn get(name: &str) -> Option<&'static [u8]> {
-    BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, bytes)| *bytes)
+    BUILTINS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, bytes)| *bytes)
 }

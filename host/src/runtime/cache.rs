@@ -36,7 +36,9 @@ impl ArtifactCache {
         wasm: &[u8],
         wasm_hash: &str,
     ) -> Result<(Component, CacheStatus), LoadError> {
-        let path = self.dir.join(format!("{wasm_hash}-{:016x}.cwasm", engine_hash(engine)));
+        let path = self
+            .dir
+            .join(format!("{wasm_hash}-{:016x}.cwasm", engine_hash(engine)));
         if path.is_file() {
             // SAFETY: the file was written by `store` below, from
             // `Engine::precompile_component`, into a directory that only this
@@ -45,10 +47,14 @@ impl ArtifactCache {
             // instead of loading a mismatched one.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => return Ok((component, CacheStatus::Hit)),
-                Err(e) => tracing::warn!(path = %path.display(), "ignoring an unusable cached plugin: {e:#}"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "ignoring an unusable cached plugin: {e:#}")
+                }
             }
         }
-        let compiled = engine.precompile_component(wasm).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let compiled = engine
+            .precompile_component(wasm)
+            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
         if let Err(e) = self.store(&path, &compiled) {
             tracing::warn!(dir = %self.dir.display(), "could not cache a compiled plugin: {e}");
         }

@@ -33,7 +33,9 @@ impl LoadError {
 /// them end the call, none of them affects the host or other calls.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransformError {
-    #[error("plugin ran out of fuel (limit {limit}); raise `limits.fuel` or make the plugin do less work")]
+    #[error(
+        "plugin ran out of fuel (limit {limit}); raise `limits.fuel` or make the plugin do less work"
+    )]
     OutOfFuel { limit: u64 },
     #[error("plugin timed out after {} ms; raise `limits.timeout_ms` or make the plugin faster", .limit.as_millis())]
     TimedOut { limit: Duration },

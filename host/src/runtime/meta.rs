@@ -31,7 +31,11 @@ pub fn read(bytes: &[u8]) -> PluginMeta {
         let Ok(wasmparser::Payload::CustomSection(section)) = payload else {
             continue;
         };
-        let text = || std::str::from_utf8(section.data()).ok().map(|s| clip(s.trim()));
+        let text = || {
+            std::str::from_utf8(section.data())
+                .ok()
+                .map(|s| clip(s.trim()))
+        };
         match section.name() {
             SECTION => {
                 ours = serde_json::from_slice::<PluginMeta>(section.data()).ok();
@@ -42,14 +46,22 @@ pub fn read(bytes: &[u8]) -> PluginMeta {
         }
     }
     let mut meta = ours.unwrap_or(standard);
-    for field in [&mut meta.name, &mut meta.version, &mut meta.description, &mut meta.default_url] {
+    for field in [
+        &mut meta.name,
+        &mut meta.version,
+        &mut meta.description,
+        &mut meta.default_url,
+    ] {
         *field = field.take().map(|s| clip(&s)).filter(|s| !s.is_empty());
     }
     meta
 }
 
 fn clip(s: &str) -> String {
-    s.chars().take(MAX_FIELD).filter(|c| !c.is_control()).collect()
+    s.chars()
+        .take(MAX_FIELD)
+        .filter(|c| !c.is_control())
+        .collect()
 }
 
 #[cfg(test)]
@@ -92,12 +104,18 @@ mod tests {
         let meta = read(&wasm);
         assert_eq!(meta.name.as_deref(), Some("loops"));
         assert_eq!(meta.version.as_deref(), Some("0.1.0"));
-        assert_eq!(meta.default_url.as_deref(), Some("https://app.loops.so/api/v1/events/send"));
+        assert_eq!(
+            meta.default_url.as_deref(),
+            Some("https://app.loops.so/api/v1/events/send")
+        );
     }
 
     #[test]
     fn falls_back_to_standard_sections_and_then_to_nothing() {
-        let meta = read(&module_with(&[("version", b"1.2.3"), ("description", b"made with jco")]));
+        let meta = read(&module_with(&[
+            ("version", b"1.2.3"),
+            ("description", b"made with jco"),
+        ]));
         assert_eq!(meta.version.as_deref(), Some("1.2.3"));
         assert_eq!(meta.description.as_deref(), Some("made with jco"));
         assert_eq!(read(b"not wasm at all"), PluginMeta::default());
@@ -105,7 +123,10 @@ mod tests {
 
     #[test]
     fn strips_control_characters() {
-        let meta = read(&module_with(&[(SECTION, br#"{"name":"a\nb","description":"x\u001b[31m"}"#)]));
+        let meta = read(&module_with(&[(
+            SECTION,
+            br#"{"name":"a\nb","description":"x\u001b[31m"}"#,
+        )]));
         assert_eq!(meta.name.as_deref(), Some("ab"));
         assert_eq!(meta.description.as_deref(), Some("x[31m"));
     }

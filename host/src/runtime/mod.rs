@@ -14,6 +14,7 @@ pub mod meta;
 pub mod output;
 pub mod plugin;
 pub mod registry;
+pub mod report;
 mod sandbox;
 
 use std::sync::Arc;
@@ -145,7 +146,12 @@ impl Runtime {
 
     /// Compiles (or loads from the cache) and links a plugin. CPU-heavy for a
     /// cold compile: call it from a blocking thread.
-    pub fn load(self: &Arc<Self>, name: &str, source: PluginSource, bytes: &[u8]) -> Result<Plugin, LoadError> {
+    pub fn load(
+        self: &Arc<Self>,
+        name: &str,
+        source: PluginSource,
+        bytes: &[u8],
+    ) -> Result<Plugin, LoadError> {
         Plugin::load(self, name, source, bytes)
     }
 

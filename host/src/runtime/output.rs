@@ -61,19 +61,33 @@ const MAX_HEADERS: usize = 100;
 const MAX_HEADER_BYTES: usize = 64 << 10;
 
 pub fn validate(req: bindings::Request, policy: &OutputPolicy) -> Result<ValidRequest, String> {
-    let method = http::Method::from_bytes(req.method.as_bytes())
-        .map_err(|_| format!("method {:?} is not a valid HTTP method token", clip(&req.method)))?;
+    let method = http::Method::from_bytes(req.method.as_bytes()).map_err(|_| {
+        format!(
+            "method {:?} is not a valid HTTP method token",
+            clip(&req.method)
+        )
+    })?;
 
     if req.url.len() > MAX_URL_BYTES {
-        return Err(format!("url is {} bytes, over the {MAX_URL_BYTES}-byte limit", req.url.len()));
+        return Err(format!(
+            "url is {} bytes, over the {MAX_URL_BYTES}-byte limit",
+            req.url.len()
+        ));
     }
-    let url = url::Url::parse(&req.url).map_err(|e| format!("url {:?} is not an absolute URL: {e}", clip(&req.url)))?;
+    let url = url::Url::parse(&req.url)
+        .map_err(|e| format!("url {:?} is not an absolute URL: {e}", clip(&req.url)))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(format!("url {:?} must be an absolute http or https URL", clip(&req.url)));
+        return Err(format!(
+            "url {:?} must be an absolute http or https URL",
+            clip(&req.url)
+        ));
     }
     // `http::Uri` is what the client sends; make sure it agrees.
     if req.url.parse::<http::Uri>().is_err() {
-        return Err(format!("url {:?} is not a valid request URI", clip(&req.url)));
+        return Err(format!(
+            "url {:?} is not a valid request URI",
+            clip(&req.url)
+        ));
     }
     if let Some(origin) = &policy.origin
         && &url.origin() != origin
@@ -86,15 +100,25 @@ pub fn validate(req: bindings::Request, policy: &OutputPolicy) -> Result<ValidRe
     }
 
     if req.headers.len() > MAX_HEADERS {
-        return Err(format!("{} headers, over the limit of {MAX_HEADERS}", req.headers.len()));
+        return Err(format!(
+            "{} headers, over the limit of {MAX_HEADERS}",
+            req.headers.len()
+        ));
     }
     let mut header_bytes = 0;
     let mut headers = Vec::with_capacity(req.headers.len());
     for h in req.headers {
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| format!("header name {:?} is not a valid HTTP header name", clip(&h.name)))?;
+        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| {
+            format!(
+                "header name {:?} is not a valid HTTP header name",
+                clip(&h.name)
+            )
+        })?;
         if HOST_OWNED.contains(&name.as_str()) {
-            return Err(format!("header {:?} is set by the host, not by plugins", name.as_str()));
+            return Err(format!(
+                "header {:?} is set by the host, not by plugins",
+                name.as_str()
+            ));
         }
         HeaderValue::from_str(&h.value).map_err(|_| {
             format!(
@@ -107,7 +131,9 @@ pub fn validate(req: bindings::Request, policy: &OutputPolicy) -> Result<ValidRe
         headers.push((name.as_str().to_owned(), h.value));
     }
     if header_bytes > MAX_HEADER_BYTES {
-        return Err(format!("headers total {header_bytes} bytes, over the {MAX_HEADER_BYTES}-byte limit"));
+        return Err(format!(
+            "headers total {header_bytes} bytes, over the {MAX_HEADER_BYTES}-byte limit"
+        ));
     }
 
     if req.body.len() > policy.max_body_bytes {
@@ -182,27 +208,51 @@ mod tests {
     #[test]
     fn accepts_a_plain_json_post_and_lowercases_names() {
         let ok = validate(
-            req("POST", "https://app.loops.so/api/v1/events/send", &[("Content-Type", "application/json")], b"{}"),
+            req(
+                "POST",
+                "https://app.loops.so/api/v1/events/send",
+                &[("Content-Type", "application/json")],
+                b"{}",
+            ),
             &policy(Some("https://app.loops.so/api/v1/events/send")),
         )
         .unwrap();
-        assert_eq!(ok.headers, vec![("content-type".to_string(), "application/json".to_string())]);
+        assert_eq!(
+            ok.headers,
+            vec![("content-type".to_string(), "application/json".to_string())]
+        );
         assert_eq!(ok.method, "POST");
     }
 
     #[test]
     fn refuses_header_injection() {
-        let err = validate(req("POST", "https://x.test/", &[("x-evil", "a\r\nx-injected: 1")], b""), &policy(None))
-            .unwrap_err();
+        let err = validate(
+            req(
+                "POST",
+                "https://x.test/",
+                &[("x-evil", "a\r\nx-injected: 1")],
+                b"",
+            ),
+            &policy(None),
+        )
+        .unwrap_err();
         assert!(err.contains("control characters"), "{err}");
-        let err = validate(req("POST", "https://x.test/", &[("bad name", "v")], b""), &policy(None)).unwrap_err();
+        let err = validate(
+            req("POST", "https://x.test/", &[("bad name", "v")], b""),
+            &policy(None),
+        )
+        .unwrap_err();
         assert!(err.contains("header name"), "{err}");
     }
 
     #[test]
     fn refuses_host_owned_headers() {
         for name in ["Host", "content-length", "Transfer-Encoding", "connection"] {
-            let err = validate(req("POST", "https://x.test/", &[(name, "1")], b""), &policy(None)).unwrap_err();
+            let err = validate(
+                req("POST", "https://x.test/", &[(name, "1")], b""),
+                &policy(None),
+            )
+            .unwrap_err();
             assert!(err.contains("set by the host"), "{name}: {err}");
         }
     }
@@ -211,8 +261,18 @@ mod tests {
     fn refuses_bad_methods_and_urls() {
         assert!(validate(req("PO ST", "https://x.test/", &[], b""), &policy(None)).is_err());
         assert!(validate(req("", "https://x.test/", &[], b""), &policy(None)).is_err());
-        for url in ["/relative", "ftp://x.test/", "file:///etc/passwd", "https://", "not a url", "mailto:a@b.c"] {
-            assert!(validate(req("POST", url, &[], b""), &policy(None)).is_err(), "{url}");
+        for url in [
+            "/relative",
+            "ftp://x.test/",
+            "file:///etc/passwd",
+            "https://",
+            "not a url",
+            "mailto:a@b.c",
+        ] {
+            assert!(
+                validate(req("POST", url, &[], b""), &policy(None)).is_err(),
+                "{url}"
+            );
         }
     }
 
@@ -220,16 +280,33 @@ mod tests {
     fn keeps_the_endpoint_origin() {
         let p = policy(Some("https://inn.gs/e/KEY"));
         assert!(validate(req("POST", "https://inn.gs/e/OTHER?x=1", &[], b""), &p).is_ok());
-        for url in ["https://evil.example/e/KEY", "http://inn.gs/e/KEY", "https://inn.gs:8443/e/KEY"] {
+        for url in [
+            "https://evil.example/e/KEY",
+            "http://inn.gs/e/KEY",
+            "https://inn.gs:8443/e/KEY",
+        ] {
             let err = validate(req("POST", url, &[], b""), &p).unwrap_err();
-            assert!(err.contains("leaves the endpoint's origin https://inn.gs"), "{url}: {err}");
+            assert!(
+                err.contains("leaves the endpoint's origin https://inn.gs"),
+                "{url}: {err}"
+            );
         }
     }
 
     #[test]
     fn caps_the_body() {
-        assert!(validate(req("POST", "https://x.test/", &[], &[b'a'; 1024]), &policy(None)).is_ok());
-        let err = validate(req("POST", "https://x.test/", &[], &[b'a'; 1025]), &policy(None)).unwrap_err();
+        assert!(
+            validate(
+                req("POST", "https://x.test/", &[], &[b'a'; 1024]),
+                &policy(None)
+            )
+            .is_ok()
+        );
+        let err = validate(
+            req("POST", "https://x.test/", &[], &[b'a'; 1025]),
+            &policy(None),
+        )
+        .unwrap_err();
         assert!(err.contains("body is 1025 bytes"), "{err}");
     }
 

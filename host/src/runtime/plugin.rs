@@ -13,7 +13,7 @@ use super::bindings::{self, Outcome, TransformerPre};
 use super::cache::{self, CacheStatus};
 use super::meta::{self, PluginMeta};
 use super::output::{self, OutputPolicy, ValidRequest};
-use super::{CallState, LoadError, Limits, Runtime, TransformError};
+use super::{CallState, Limits, LoadError, Runtime, TransformError};
 
 /// Where a plugin's bytes came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,13 +96,17 @@ impl Plugin {
         let hash = hash_bytes(bytes);
         let (component, cache_status) = match runtime.cache() {
             Some(cache) => cache.load_or_compile(runtime.engine(), bytes, &hash)?,
-            None => (cache::compile(runtime.engine(), bytes)?, CacheStatus::Disabled),
+            None => (
+                cache::compile(runtime.engine(), bytes)?,
+                CacheStatus::Disabled,
+            ),
         };
         let instance_pre = runtime
             .linker()
             .instantiate_pre(&component)
             .map_err(|e| LoadError::Link(format!("{e:#}")))?;
-        let pre = TransformerPre::new(instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let pre =
+            TransformerPre::new(instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
         Ok(Plugin {
             name: name.to_string(),
             source,
@@ -186,7 +190,9 @@ impl Plugin {
             return (Err(err), CallStats::default());
         };
         let started = Instant::now();
-        let memory_limit = limits.memory_bytes.min(self.runtime.config().max_memory_bytes);
+        let memory_limit = limits
+            .memory_bytes
+            .min(self.runtime.config().max_memory_bytes);
         let mut store = Store::new(
             self.runtime.engine(),
             CallState::new(memory_limit, self.runtime.config().output_capture_bytes),
@@ -228,7 +234,9 @@ impl Plugin {
         };
         let stderr = self.log_output(store.data());
         let outcome = match result {
-            Err(_elapsed) => Err(TransformError::TimedOut { limit: limits.timeout }),
+            Err(_elapsed) => Err(TransformError::TimedOut {
+                limit: limits.timeout,
+            }),
             Ok(Err(e)) => Err(classify(&e, store.data(), limits, memory_limit, &stderr)),
             Ok(Ok(Err(message))) => Err(TransformError::Plugin(one_line(&message))),
             Ok(Ok(Ok(Outcome::Skip(reason)))) => Ok(Transformed::Skip(one_line(&reason))),
@@ -244,7 +252,10 @@ impl Plugin {
     fn log_output(&self, state: &CallState) -> String {
         let (stdout, stdout_dropped) = state.stdout.take();
         let (stderr, stderr_dropped) = state.stderr.take();
-        for (stream, text, dropped) in [("stdout", &stdout, stdout_dropped), ("stderr", &stderr, stderr_dropped)] {
+        for (stream, text, dropped) in [
+            ("stdout", &stdout, stdout_dropped),
+            ("stderr", &stderr, stderr_dropped),
+        ] {
             if !text.is_empty() {
                 tracing::info!(plugin = %self.name, stream, dropped_bytes = dropped, "plugin output: {}", text.trim_end());
             }
@@ -268,7 +279,9 @@ fn classify(
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => TransformError::OutOfFuel { limit: limits.fuel },
-        Some(Trap::Interrupt) => TransformError::TimedOut { limit: limits.timeout },
+        Some(Trap::Interrupt) => TransformError::TimedOut {
+            limit: limits.timeout,
+        },
         Some(trap) => TransformError::Trap {
             message: match panic_message(stderr) {
                 Some(panic) => format!("{panic} ({trap})"),

@@ -133,7 +133,10 @@ impl PluginRegistry {
                 infos.push(PluginInfo {
                     name: name.clone(),
                     version: "-".into(),
-                    source: self.dir_file(name).map(|p| p.display().to_string()).unwrap_or_default(),
+                    source: self
+                        .dir_file(name)
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
                     description: String::new(),
                     hash: String::new(),
                     default_url: None,
@@ -154,7 +157,9 @@ impl PluginRegistry {
 
         for path in &files {
             let Some(name) = stem(path) else { continue };
-            let Ok(stat) = std::fs::metadata(path) else { continue };
+            let Ok(stat) = std::fs::metadata(path) else {
+                continue;
+            };
             let modified = stat.modified().ok();
             let unchanged = self
                 .read()
@@ -173,11 +178,16 @@ impl PluginRegistry {
             };
             let hash = hash_bytes(&bytes);
             let same_bytes = self.get(&name).is_some_and(|p| p.hash() == hash);
-            self.write().seen.insert(path.clone(), (modified, stat.len(), hash));
+            self.write()
+                .seen
+                .insert(path.clone(), (modified, stat.len(), hash));
             if same_bytes {
                 continue;
             }
-            match self.compile(&name, PluginSource::File(path.clone()), &bytes).await {
+            match self
+                .compile(&name, PluginSource::File(path.clone()), &bytes)
+                .await
+            {
                 Ok(plugin) => self.install(plugin, Some(path)),
                 Err(e) => self.fail(&name, &format!("{}: {e}", path.display())),
             }
@@ -237,14 +247,20 @@ impl PluginRegistry {
             }) {
                 Ok(w) => Some(w),
                 Err(e) => {
-                    tracing::warn!("cannot watch {}: {e}; rescanning every {RESCAN_EVERY:?}", dir.display());
+                    tracing::warn!(
+                        "cannot watch {}: {e}; rescanning every {RESCAN_EVERY:?}",
+                        dir.display()
+                    );
                     None
                 }
             };
             if let Some(w) = watcher.as_mut()
                 && let Err(e) = w.watch(&dir, notify::RecursiveMode::NonRecursive)
             {
-                tracing::warn!("cannot watch {}: {e}; rescanning every {RESCAN_EVERY:?}", dir.display());
+                tracing::warn!(
+                    "cannot watch {}: {e}; rescanning every {RESCAN_EVERY:?}",
+                    dir.display()
+                );
             }
             watcher
         };
@@ -270,7 +286,12 @@ impl PluginRegistry {
         self.dir.as_ref().map(|d| d.join(format!("{name}.wasm")))
     }
 
-    async fn compile(&self, name: &str, source: PluginSource, bytes: &[u8]) -> Result<Plugin, LoadError> {
+    async fn compile(
+        &self,
+        name: &str,
+        source: PluginSource,
+        bytes: &[u8],
+    ) -> Result<Plugin, LoadError> {
         let runtime = self.runtime.clone();
         let name = name.to_string();
         let bytes = bytes.to_vec();
@@ -307,7 +328,9 @@ impl PluginRegistry {
                     tracing::info!(plugin = %name, file = %path.display(), took_ms, cache, "plugin loaded");
                 }
             }
-            (None, None) => tracing::debug!(plugin = %name, took_ms, cache, "built-in plugin loaded"),
+            (None, None) => {
+                tracing::debug!(plugin = %name, took_ms, cache, "built-in plugin loaded")
+            }
         }
         self.changed.notify_waiters();
     }
@@ -320,15 +343,21 @@ impl PluginRegistry {
         } else {
             tracing::warn!(plugin = %name, "plugin not loaded: {problem}");
         }
-        self.write().problems.insert(name.to_string(), problem.to_string());
+        self.write()
+            .problems
+            .insert(name.to_string(), problem.to_string());
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
-        self.state.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
-        self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

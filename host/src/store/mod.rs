@@ -109,16 +109,37 @@ pub trait Store: Send + Sync + 'static {
 
     /// The earliest pending delivery of `endpoint` that `busy` does not
     /// claim: due now, or the time the next one is due.
-    fn next_due(&self, endpoint: &str, now: Millis, busy: &dyn Fn(DeliveryId) -> bool) -> Result<Option<Due>>;
+    fn next_due(
+        &self,
+        endpoint: &str,
+        now: Millis,
+        busy: &dyn Fn(DeliveryId) -> bool,
+    ) -> Result<Option<Due>>;
     /// Keeps the transformed request so retries send the same bytes.
-    fn save_request(&self, id: DeliveryId, request: &ValidRequest, transformed_by: &str) -> Result<()>;
+    fn save_request(
+        &self,
+        id: DeliveryId,
+        request: &ValidRequest,
+        transformed_by: &str,
+    ) -> Result<()>;
     /// Records an attempt (if one was made) and moves the delivery on.
-    fn finish(&self, id: DeliveryId, attempt: Option<Attempt>, next: Next, now: Millis) -> Result<Delivery>;
+    fn finish(
+        &self,
+        id: DeliveryId,
+        attempt: Option<Attempt>,
+        next: Next,
+        now: Millis,
+    ) -> Result<Delivery>;
     /// Puts a delivery back in the queue, due now. `replay` drops the stored
     /// request so the transform runs again with the current plugin.
     fn requeue(&self, id: DeliveryId, replay: bool, now: Millis) -> Result<Delivery>;
     /// Creates a delivery of `event` to `endpoint` unless one exists.
-    fn add_delivery(&self, event: EventId, endpoint: &str, now: Millis) -> Result<Option<DeliveryId>>;
+    fn add_delivery(
+        &self,
+        event: EventId,
+        endpoint: &str,
+        now: Millis,
+    ) -> Result<Option<DeliveryId>>;
 
     fn endpoint_state(&self, endpoint: &str) -> Result<Option<EndpointState>>;
     fn set_endpoint_state(&self, endpoint: &str, state: &EndpointState) -> Result<()>;

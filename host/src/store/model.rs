@@ -79,7 +79,8 @@ macro_rules! id_type {
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s = String::deserialize(d)?;
-                s.parse().map_err(|_| serde::de::Error::custom(concat!("not a ", $prefix, " id")))
+                s.parse()
+                    .map_err(|_| serde::de::Error::custom(concat!("not a ", $prefix, " id")))
             }
         }
     };
@@ -148,7 +149,9 @@ impl FromStr for DeliveryStatus {
         DeliveryStatus::ALL
             .into_iter()
             .find(|st| st.as_str() == s)
-            .ok_or_else(|| format!("{s:?} is not a delivery status (pending, delivered, skipped, dead)"))
+            .ok_or_else(|| {
+                format!("{s:?} is not a delivery status (pending, delivered, skipped, dead)")
+            })
     }
 }
 
@@ -206,9 +209,16 @@ pub struct Attempt {
 pub enum Next {
     Delivered,
     /// Try again at this time; `reason` is the last error.
-    Retry { at: Millis, reason: String },
-    Dead { reason: String },
-    Skipped { reason: String },
+    Retry {
+        at: Millis,
+        reason: String,
+    },
+    Dead {
+        reason: String,
+    },
+    Skipped {
+        reason: String,
+    },
 }
 
 /// A page of results and the cursor for the next one.

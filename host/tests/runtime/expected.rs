@@ -31,7 +31,8 @@ async fn every_expected_case_matches() {
                 Arc::new(runtime.load(&name, PluginSource::BuiltIn, bytes).unwrap())
             })
             .clone();
-        let payload = std::fs::read_to_string(fixtures().join(spec["event"].as_str().unwrap())).unwrap();
+        let payload =
+            std::fs::read_to_string(fixtures().join(spec["event"].as_str().unwrap())).unwrap();
         let event: Value = serde_json::from_str(&payload).unwrap();
         let webhook_id = spec["webhook_id"].as_str().unwrap();
         let endpoint_id = spec["endpoint_id"].as_str().unwrap();
@@ -52,7 +53,9 @@ async fn every_expected_case_matches() {
             settings,
         };
         let policy = OutputPolicy::for_base(base.as_deref(), OutputPolicy::DEFAULT_MAX_BODY);
-        let (result, _) = plugin.transform(input, super::patient_limits(), policy).await;
+        let (result, _) = plugin
+            .transform(input, super::patient_limits(), policy)
+            .await;
         let expect = &spec["expect"];
         let ok = match (&result, expect["outcome"].as_str().unwrap()) {
             (Ok(Transformed::Skip(_)), "skip") => true,
@@ -75,5 +78,10 @@ async fn every_expected_case_matches() {
             failures.push(format!("{}: got {result:?}\nwant {expect}", case.display()));
         }
     }
-    assert!(failures.is_empty(), "{} of 24 cases differ:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of 24 cases differ:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }

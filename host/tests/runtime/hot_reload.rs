@@ -48,12 +48,16 @@ async fn files_are_loaded_swapped_kept_and_unloaded_without_failed_calls() {
     let registry = PluginRegistry::new(runtime(), Some(dir.path().to_path_buf()));
     registry.load_all().await;
     let _watch = registry.watch().expect("watching the directory");
-    assert!(matches!(registry.get("flip").unwrap().source(), PluginSource::File(_)));
+    assert!(matches!(
+        registry.get("flip").unwrap().source(),
+        PluginSource::File(_)
+    ));
     // Built-ins are there too.
     assert!(registry.get("loops").is_some());
 
     // Calls run continuously while the file changes under them.
-    let payload = std::fs::read_to_string(super::fixtures().join("dodo/payment.succeeded.json")).unwrap();
+    let payload =
+        std::fs::read_to_string(super::fixtures().join("dodo/payment.succeeded.json")).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let calls = Arc::new(AtomicUsize::new(0));
     let caller = {
@@ -61,9 +65,15 @@ async fn files_are_loaded_swapped_kept_and_unloaded_without_failed_calls() {
         tokio::spawn(async move {
             let mut seen = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                let plugin = registry.get("flip").expect("flip stays loaded while its file exists");
+                let plugin = registry
+                    .get("flip")
+                    .expect("flip stays loaded while its file exists");
                 let (result, _) = plugin
-                    .transform(input("payment.succeeded", &payload), super::patient_limits(), OutputPolicy::for_base(None, OutputPolicy::DEFAULT_MAX_BODY))
+                    .transform(
+                        input("payment.succeeded", &payload),
+                        super::patient_limits(),
+                        OutputPolicy::for_base(None, OutputPolicy::DEFAULT_MAX_BODY),
+                    )
                     .await;
                 let result = result.unwrap_or_else(|e| panic!("a call failed during reload: {e}"));
                 seen.push(producer(&result));
@@ -73,23 +83,41 @@ async fn files_are_loaded_swapped_kept_and_unloaded_without_failed_calls() {
         })
     };
 
-    eventually("some calls on the first version", || calls.load(Ordering::Relaxed) > 5).await;
+    eventually("some calls on the first version", || {
+        calls.load(Ordering::Relaxed) > 5
+    })
+    .await;
     // Replace the file in place (not an atomic rename): the watcher may see
     // a half-written file first, which must not replace the good version.
     std::fs::write(&path, std::fs::read(guest("loops")).unwrap()).unwrap();
     eventually("the new version to be swapped in", || {
-        registry.get("flip").is_some_and(|p| p.meta().name.as_deref() == Some("loops"))
+        registry
+            .get("flip")
+            .is_some_and(|p| p.meta().name.as_deref() == Some("loops"))
     })
     .await;
     let after_swap = calls.load(Ordering::Relaxed);
-    eventually("calls on the new version", || calls.load(Ordering::Relaxed) > after_swap + 5).await;
+    eventually("calls on the new version", || {
+        calls.load(Ordering::Relaxed) > after_swap + 5
+    })
+    .await;
 
     // Garbage keeps the previous version and records why.
     std::fs::write(&path, b"this is not wasm").unwrap();
-    eventually("the broken file to be noticed", || registry.problem("flip").is_some()).await;
-    assert_eq!(registry.get("flip").unwrap().meta().name.as_deref(), Some("loops"));
+    eventually("the broken file to be noticed", || {
+        registry.problem("flip").is_some()
+    })
+    .await;
+    assert_eq!(
+        registry.get("flip").unwrap().meta().name.as_deref(),
+        Some("loops")
+    );
     assert!(registry.failure_count() >= 1);
-    let info = registry.list().into_iter().find(|p| p.name == "flip").unwrap();
+    let info = registry
+        .list()
+        .into_iter()
+        .find(|p| p.name == "flip")
+        .unwrap();
     assert!(info.last_error.is_some());
 
     stop.store(true, Ordering::Relaxed);
@@ -100,7 +128,10 @@ async fn files_are_loaded_swapped_kept_and_unloaded_without_failed_calls() {
 
     // Deleting the file unloads the plugin.
     std::fs::remove_file(&path).unwrap();
-    eventually("the plugin to be unloaded", || registry.get("flip").is_none()).await;
+    eventually("the plugin to be unloaded", || {
+        registry.get("flip").is_none()
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,17 +140,24 @@ async fn a_file_overrides_a_built_in_and_removing_it_restores_the_built_in() {
     let registry = PluginRegistry::new(runtime(), Some(dir.path().to_path_buf()));
     registry.load_all().await;
     let _watch = registry.watch().unwrap();
-    assert_eq!(registry.get("inngest").unwrap().source(), &PluginSource::BuiltIn);
+    assert_eq!(
+        registry.get("inngest").unwrap().source(),
+        &PluginSource::BuiltIn
+    );
 
     let path = dir.path().join("inngest.wasm");
     std::fs::copy(guest("misbehave"), &path).unwrap();
     eventually("the file to override the built-in", || {
-        registry.get("inngest").is_some_and(|p| matches!(p.source(), PluginSource::File(_)))
+        registry
+            .get("inngest")
+            .is_some_and(|p| matches!(p.source(), PluginSource::File(_)))
     })
     .await;
     std::fs::remove_file(&path).unwrap();
     eventually("the built-in to come back", || {
-        registry.get("inngest").is_some_and(|p| *p.source() == PluginSource::BuiltIn)
+        registry
+            .get("inngest")
+            .is_some_and(|p| *p.source() == PluginSource::BuiltIn)
     })
     .await;
 }

@@ -33,7 +33,11 @@ pub fn runtime() -> Arc<Runtime> {
 pub fn load(runtime: &Arc<Runtime>, name: &str) -> Arc<Plugin> {
     let path = guest(name);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    Arc::new(runtime.load(name, PluginSource::File(path), &bytes).expect("load plugin"))
+    Arc::new(
+        runtime
+            .load(name, PluginSource::File(path), &bytes)
+            .expect("load plugin"),
+    )
 }
 
 /// The default fuel and memory limits, with a wall-time limit that a busy CI

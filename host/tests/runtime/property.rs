@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use hookwasm::runtime::{OutputPolicy, Plugin, PluginSource, TransformError, TransformInput, builtin};
+use hookwasm::runtime::{
+    OutputPolicy, Plugin, PluginSource, TransformError, TransformInput, builtin,
+};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -15,7 +17,9 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
         "\\PC{0,20}".prop_map(Value::String),
         "[0-9]{0,30}".prop_map(Value::String),
     ];
@@ -44,7 +48,13 @@ fn event_type() -> impl Strategy<Value = String> {
 
 /// A Dodo-shaped envelope whose fields have random values and types.
 fn envelope() -> impl Strategy<Value = Value> {
-    let field = || prop_oneof![any_json(), "[0-9]{1,25}".prop_map(Value::String), any::<i64>().prop_map(|n| json!(n))];
+    let field = || {
+        prop_oneof![
+            any_json(),
+            "[0-9]{1,25}".prop_map(Value::String),
+            any::<i64>().prop_map(|n| json!(n))
+        ]
+    };
     (
         event_type(),
         prop_oneof![
@@ -69,7 +79,11 @@ fn envelope() -> impl Strategy<Value = Value> {
             0..10,
         ),
         prop::option::of(prop::collection::btree_map(
-            prop_oneof![Just("email".to_string()), Just("name".to_string()), Just("customer_id".to_string())],
+            prop_oneof![
+                Just("email".to_string()),
+                Just("name".to_string()),
+                Just("customer_id".to_string())
+            ],
             field(),
             0..3,
         )),
@@ -77,7 +91,10 @@ fn envelope() -> impl Strategy<Value = Value> {
         .prop_map(|(kind, timestamp, data, customer)| {
             let mut data: Map<String, Value> = data.into_iter().collect();
             if let Some(customer) = customer {
-                data.insert("customer".into(), Value::Object(customer.into_iter().collect()));
+                data.insert(
+                    "customer".into(),
+                    Value::Object(customer.into_iter().collect()),
+                );
             }
             json!({ "type": kind, "business_id": "bus_1", "timestamp": timestamp, "data": data })
         })
@@ -95,7 +112,9 @@ fn plugins() -> Plugins {
         .map(|(name, bytes)| {
             let plugin = Arc::new(runtime.load(name, PluginSource::BuiltIn, bytes).unwrap());
             let url = match *name {
-                "windmill" => Some("https://app.windmill.dev/api/w/acme/jobs/run/f/f/x".to_string()),
+                "windmill" => {
+                    Some("https://app.windmill.dev/api/w/acme/jobs/run/f/f/x".to_string())
+                }
                 "inngest" => Some("https://inn.gs/e/KEY".to_string()),
                 _ => None,
             };
@@ -104,7 +123,10 @@ fn plugins() -> Plugins {
         .collect();
     Plugins {
         all,
-        rt: tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap(),
+        rt: tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
     }
 }
 
@@ -120,7 +142,10 @@ fn check(plugins: &Plugins, event_type: &str, payload: &str) -> Result<(), TestC
         };
         let base = url.clone().or(plugin.meta().default_url.clone());
         let policy = OutputPolicy::for_base(base.as_deref(), OutputPolicy::DEFAULT_MAX_BODY);
-        let (result, _) = plugins.rt.block_on(plugin.transform(input, super::patient_limits(), policy));
+        let (result, _) =
+            plugins
+                .rt
+                .block_on(plugin.transform(input, super::patient_limits(), policy));
         match result {
             Ok(_) => {}
             Err(TransformError::Plugin(message)) => {

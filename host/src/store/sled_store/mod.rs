@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sled::{Transactional, Tree};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree, abort};
+use sled::{Transactional, Tree};
 
 use super::commit::Committer;
 use super::counters::Counters;
@@ -49,7 +49,8 @@ type TxResult<T> = std::result::Result<T, ConflictableTransactionError<StoreErro
 impl SledStore {
     /// Opens (or creates) the database under `dir`, created owner-only.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<SledStore> {
-        create_private_dir(dir).map_err(|e| StoreError::Storage(format!("creating {}: {e}", dir.display())))?;
+        create_private_dir(dir)
+            .map_err(|e| StoreError::Storage(format!("creating {}: {e}", dir.display())))?;
         let db = sled::Config::new()
             .path(dir.join("db"))
             .cache_capacity(cache_bytes)
@@ -58,7 +59,9 @@ impl SledStore {
             // how much of the delivery bookkeeping a crash can roll back.
             .flush_every_ms(Some(500))
             .open()
-            .map_err(|e| StoreError::Storage(format!("opening the database in {}: {e}", dir.display())))?;
+            .map_err(|e| {
+                StoreError::Storage(format!("opening the database in {}: {e}", dir.display()))
+            })?;
         let tree = |name: &str| db.open_tree(name);
         let store = SledStore {
             events: tree("events")?,
@@ -79,7 +82,9 @@ impl SledStore {
         for item in store.by_status.iter() {
             let (key, endpoint) = item?;
             if let Some(status) = key.first().and_then(|t| status_from_tag(*t)) {
-                store.counters.add(&String::from_utf8_lossy(&endpoint), status, 1);
+                store
+                    .counters
+                    .add(&String::from_utf8_lossy(&endpoint), status, 1);
             }
         }
         Ok(store)
@@ -236,7 +241,10 @@ impl Store for SledStore {
         let window = dedupe_window.as_millis() as u64;
         let wkey = webhook_key(&event.source, &event.webhook_id);
         let event_json = encode(&event)?;
-        let deliveries: Vec<Delivery> = endpoints.iter().map(|e| new_delivery(event.id, e, now)).collect();
+        let deliveries: Vec<Delivery> = endpoints
+            .iter()
+            .map(|e| new_delivery(event.id, e, now))
+            .collect();
 
         let outcome = (
             &self.webhooks,
@@ -247,22 +255,24 @@ impl Store for SledStore {
             &self.by_status,
             &self.queue,
         )
-            .transaction(|(webhooks, events, payloads, dtree, by_event, by_status, queue)| {
-                if let Some(previous) = webhooks.get(&wkey)?
-                    && let Some((id, at)) = decode_webhook_value(&previous)
-                    && now.saturating_sub(at) < window
-                {
-                    return Ok(Some(id));
-                }
-                webhooks.insert(wkey.as_slice(), webhook_value(event.id, now))?;
-                events.insert(&event.id.bytes()[..], event_json.as_slice())?;
-                payloads.insert(&event.id.bytes()[..], payload)?;
-                for d in &deliveries {
-                    by_event.insert(by_event_key(event.id, &d.endpoint), &d.id.bytes()[..])?;
-                    write_delivery(dtree, by_status, queue, None, d)?;
-                }
-                Ok(None)
-            })
+            .transaction(
+                |(webhooks, events, payloads, dtree, by_event, by_status, queue)| {
+                    if let Some(previous) = webhooks.get(&wkey)?
+                        && let Some((id, at)) = decode_webhook_value(&previous)
+                        && now.saturating_sub(at) < window
+                    {
+                        return Ok(Some(id));
+                    }
+                    webhooks.insert(wkey.as_slice(), webhook_value(event.id, now))?;
+                    events.insert(&event.id.bytes()[..], event_json.as_slice())?;
+                    payloads.insert(&event.id.bytes()[..], payload)?;
+                    for d in &deliveries {
+                        by_event.insert(by_event_key(event.id, &d.endpoint), &d.id.bytes()[..])?;
+                        write_delivery(dtree, by_status, queue, None, d)?;
+                    }
+                    Ok(None)
+                },
+            )
             .map_err(tx_error)?;
 
         // Whether new or a repeat, answer only once it is on disk: a repeat
@@ -320,7 +330,10 @@ impl Store for SledStore {
             let (_, value) = item?;
             let event: Event = decode(&value, "event")?;
             if filter.source.as_ref().is_some_and(|s| *s != event.source)
-                || filter.event_type.as_ref().is_some_and(|t| *t != event.event_type)
+                || filter
+                    .event_type
+                    .as_ref()
+                    .is_some_and(|t| *t != event.event_type)
             {
                 continue;
             }
@@ -355,7 +368,12 @@ impl Store for SledStore {
             hi = hi.min(cursor.bytes());
         }
         let limit = filter.limit.max(1);
-        let wanted_endpoint = |endpoint: &[u8]| filter.endpoint.as_ref().is_none_or(|e| e.as_bytes() == endpoint);
+        let wanted_endpoint = |endpoint: &[u8]| {
+            filter
+                .endpoint
+                .as_ref()
+                .is_none_or(|e| e.as_bytes() == endpoint)
+        };
         let mut items: Vec<Delivery> = Vec::new();
         let mut next_cursor = None;
         let mut push = |d: Delivery| -> bool {
@@ -378,7 +396,9 @@ impl Store for SledStore {
                     if !wanted_endpoint(&endpoint) {
                         continue;
                     }
-                    let Some(d) = Self::load(&self.deliveries, &key[1..], "delivery")? else { continue };
+                    let Some(d) = Self::load(&self.deliveries, &key[1..], "delivery")? else {
+                        continue;
+                    };
                     if !push(d) {
                         break;
                     }
@@ -428,7 +448,12 @@ impl Store for SledStore {
         Ok(n)
     }
 
-    fn next_due(&self, endpoint: &str, now: Millis, busy: &dyn Fn(DeliveryId) -> bool) -> Result<Option<Due>> {
+    fn next_due(
+        &self,
+        endpoint: &str,
+        now: Millis,
+        busy: &dyn Fn(DeliveryId) -> bool,
+    ) -> Result<Option<Due>> {
         let prefix = queue_prefix(endpoint);
         for item in self.queue.scan_prefix(&prefix) {
             let (key, _) = item?;
@@ -438,12 +463,21 @@ impl Store for SledStore {
             if busy(id) {
                 continue;
             }
-            return Ok(Some(if due <= now { Due::Now(id) } else { Due::At(due) }));
+            return Ok(Some(if due <= now {
+                Due::Now(id)
+            } else {
+                Due::At(due)
+            }));
         }
         Ok(None)
     }
 
-    fn save_request(&self, id: DeliveryId, request: &ValidRequest, transformed_by: &str) -> Result<()> {
+    fn save_request(
+        &self,
+        id: DeliveryId,
+        request: &ValidRequest,
+        transformed_by: &str,
+    ) -> Result<()> {
         let request = encode(request)?;
         (&self.deliveries, &self.requests)
             .transaction(|(deliveries, requests)| {
@@ -459,9 +493,20 @@ impl Store for SledStore {
             .map_err(tx_error)
     }
 
-    fn finish(&self, id: DeliveryId, attempt: Option<Attempt>, next: Next, now: Millis) -> Result<Delivery> {
+    fn finish(
+        &self,
+        id: DeliveryId,
+        attempt: Option<Attempt>,
+        next: Next,
+        now: Millis,
+    ) -> Result<Delivery> {
         let attempt_bytes = attempt.as_ref().map(encode).transpose()?;
-        let (old, new) = (&self.deliveries, &self.by_status, &self.queue, &self.attempts)
+        let (old, new) = (
+            &self.deliveries,
+            &self.by_status,
+            &self.queue,
+            &self.attempts,
+        )
             .transaction(|(deliveries, by_status, queue, attempts)| {
                 let Some(bytes) = deliveries.get(id.bytes())? else {
                     return abort(StoreError::NotFound(id.to_string()));
@@ -505,7 +550,12 @@ impl Store for SledStore {
     }
 
     fn requeue(&self, id: DeliveryId, replay: bool, now: Millis) -> Result<Delivery> {
-        let (old, new) = (&self.deliveries, &self.by_status, &self.queue, &self.requests)
+        let (old, new) = (
+            &self.deliveries,
+            &self.by_status,
+            &self.queue,
+            &self.requests,
+        )
             .transaction(|(deliveries, by_status, queue, requests)| {
                 let Some(bytes) = deliveries.get(id.bytes())? else {
                     return abort(StoreError::NotFound(id.to_string()));
@@ -528,9 +578,20 @@ impl Store for SledStore {
         Ok(new)
     }
 
-    fn add_delivery(&self, event: EventId, endpoint: &str, now: Millis) -> Result<Option<DeliveryId>> {
+    fn add_delivery(
+        &self,
+        event: EventId,
+        endpoint: &str,
+        now: Millis,
+    ) -> Result<Option<DeliveryId>> {
         let d = new_delivery(event, endpoint, now);
-        let created = (&self.events, &self.by_event, &self.deliveries, &self.by_status, &self.queue)
+        let created = (
+            &self.events,
+            &self.by_event,
+            &self.deliveries,
+            &self.by_status,
+            &self.queue,
+        )
             .transaction(|(events, by_event, deliveries, by_status, queue)| {
                 if events.get(event.bytes())?.is_none() {
                     return abort(StoreError::NotFound(event.to_string()));
@@ -577,7 +638,9 @@ impl Store for SledStore {
         let mut candidates = Vec::new();
         for item in self.events.range(start..newest) {
             let (key, _) = item?;
-            let Some(id) = EventId::from_bytes(&key) else { continue };
+            let Some(id) = EventId::from_bytes(&key) else {
+                continue;
+            };
             if Some(id) == after {
                 continue;
             }
@@ -586,7 +649,9 @@ impl Store for SledStore {
                 break;
             }
         }
-        let resume = (candidates.len() >= budget.max(1)).then(|| candidates.last().copied()).flatten();
+        let resume = (candidates.len() >= budget.max(1))
+            .then(|| candidates.last().copied())
+            .flatten();
         for id in candidates {
             let deliveries = self.deliveries_of(id)?;
             let age_ok = |d: &Delivery| match d.status {
@@ -612,36 +677,49 @@ impl Store for SledStore {
                 &self.requests,
                 &self.attempts,
             )
-                .transaction(|(events, payloads, webhooks, dtree, by_event, by_status, requests, attempts)| {
-                    for d in &deliveries {
-                        // A replay may have revived it since we looked.
-                        let Some(bytes) = dtree.get(d.id.bytes())? else { continue };
-                        let current: Delivery = tx_decode(&bytes, "delivery")?;
-                        if current.status == DeliveryStatus::Pending {
-                            return Ok(false);
+                .transaction(
+                    |(
+                        events,
+                        payloads,
+                        webhooks,
+                        dtree,
+                        by_event,
+                        by_status,
+                        requests,
+                        attempts,
+                    )| {
+                        for d in &deliveries {
+                            // A replay may have revived it since we looked.
+                            let Some(bytes) = dtree.get(d.id.bytes())? else {
+                                continue;
+                            };
+                            let current: Delivery = tx_decode(&bytes, "delivery")?;
+                            if current.status == DeliveryStatus::Pending {
+                                return Ok(false);
+                            }
+                            dtree.remove(&d.id.bytes()[..])?;
+                            by_status.remove(&status_key(current.status, d.id)[..])?;
+                            by_event.remove(by_event_key(id, &d.endpoint))?;
+                            requests.remove(&d.id.bytes()[..])?;
                         }
-                        dtree.remove(&d.id.bytes()[..])?;
-                        by_status.remove(&status_key(current.status, d.id)[..])?;
-                        by_event.remove(by_event_key(id, &d.endpoint))?;
-                        requests.remove(&d.id.bytes()[..])?;
-                    }
-                    for key in &attempt_keys {
-                        attempts.remove(key.clone())?;
-                    }
-                    if let Some(e) = &event {
-                        let wkey = webhook_key(&e.source, &e.webhook_id);
-                        let points_here = webhooks
-                            .get(&wkey)?
-                            .and_then(|v| decode_webhook_value(&v))
-                            .is_some_and(|(eid, _)| eid == id);
-                        if points_here {
-                            webhooks.remove(wkey)?;
+                        for key in &attempt_keys {
+                            attempts.remove(key.clone())?;
                         }
-                    }
-                    events.remove(&id.bytes()[..])?;
-                    payloads.remove(&id.bytes()[..])?;
-                    Ok(true)
-                })
+                        if let Some(e) = &event {
+                            let wkey = webhook_key(&e.source, &e.webhook_id);
+                            let points_here = webhooks
+                                .get(&wkey)?
+                                .and_then(|v| decode_webhook_value(&v))
+                                .is_some_and(|(eid, _)| eid == id);
+                            if points_here {
+                                webhooks.remove(wkey)?;
+                            }
+                        }
+                        events.remove(&id.bytes()[..])?;
+                        payloads.remove(&id.bytes()[..])?;
+                        Ok(true)
+                    },
+                )
                 .map_err(tx_error)?;
             if removed {
                 purged.events += 1;

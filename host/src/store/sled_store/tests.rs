@@ -33,31 +33,81 @@ fn endpoints(names: &[&str]) -> Vec<String> {
 async fn ingest_stores_event_payload_and_one_pending_delivery_per_endpoint() {
     let (_dir, store) = open();
     let e = event("dodo", "msg_1", 1_000);
-    let got = store.ingest(e.clone(), b"{\"a\": 1}", &endpoints(&["a", "b"]), HOUR).await.unwrap();
-    assert_eq!(got, Ingested { event_id: e.id, deliveries: 2, duplicate: false });
+    let got = store
+        .ingest(e.clone(), b"{\"a\": 1}", &endpoints(&["a", "b"]), HOUR)
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        Ingested {
+            event_id: e.id,
+            deliveries: 2,
+            duplicate: false
+        }
+    );
     assert_eq!(store.event(e.id).unwrap(), Some(e.clone()));
-    assert_eq!(store.payload(e.id).unwrap().as_deref(), Some(&b"{\"a\": 1}"[..]));
+    assert_eq!(
+        store.payload(e.id).unwrap().as_deref(),
+        Some(&b"{\"a\": 1}"[..])
+    );
     let ds = store.deliveries_of(e.id).unwrap();
     assert_eq!(ds.len(), 2);
-    assert!(ds.iter().all(|d| d.status == DeliveryStatus::Pending && d.next_attempt_at == Some(1_000)));
+    assert!(
+        ds.iter()
+            .all(|d| d.status == DeliveryStatus::Pending && d.next_attempt_at == Some(1_000))
+    );
     assert_eq!(store.counts("a").pending, 1);
-    assert_eq!(store.event_by_webhook_id("dodo", "msg_1").unwrap(), Some(e.id));
+    assert_eq!(
+        store.event_by_webhook_id("dodo", "msg_1").unwrap(),
+        Some(e.id)
+    );
 }
 
 #[tokio::test]
 async fn duplicates_within_the_window_create_nothing() {
     let (_dir, store) = open();
     let first = event("dodo", "msg_1", 1_000);
-    store.ingest(first.clone(), b"{}", &endpoints(&["a"]), HOUR).await.unwrap();
-    let again = store.ingest(event("dodo", "msg_1", 2_000), b"{}", &endpoints(&["a"]), HOUR).await.unwrap();
-    assert_eq!(again, Ingested { event_id: first.id, deliveries: 1, duplicate: true });
+    store
+        .ingest(first.clone(), b"{}", &endpoints(&["a"]), HOUR)
+        .await
+        .unwrap();
+    let again = store
+        .ingest(
+            event("dodo", "msg_1", 2_000),
+            b"{}",
+            &endpoints(&["a"]),
+            HOUR,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        Ingested {
+            event_id: first.id,
+            deliveries: 1,
+            duplicate: true
+        }
+    );
     assert_eq!(store.counts("a").pending, 1);
     // Another source with the same webhook-id is a different event.
-    let other = store.ingest(event("other", "msg_1", 2_000), b"{}", &endpoints(&["a"]), HOUR).await.unwrap();
+    let other = store
+        .ingest(
+            event("other", "msg_1", 2_000),
+            b"{}",
+            &endpoints(&["a"]),
+            HOUR,
+        )
+        .await
+        .unwrap();
     assert!(!other.duplicate);
     // Past the window, the same id is new again.
     let later = store
-        .ingest(event("dodo", "msg_1", 1_000 + 3_600_000), b"{}", &endpoints(&["a"]), HOUR)
+        .ingest(
+            event("dodo", "msg_1", 1_000 + 3_600_000),
+            b"{}",
+            &endpoints(&["a"]),
+            HOUR,
+        )
         .await
         .unwrap();
     assert!(!later.duplicate);
@@ -68,13 +118,28 @@ async fn the_queue_yields_due_work_in_order_and_skips_busy_items() {
     let (_dir, store) = open();
     let e1 = event("s", "m1", 100);
     let e2 = event("s", "m2", 200);
-    store.ingest(e1.clone(), b"{}", &endpoints(&["a"]), HOUR).await.unwrap();
-    store.ingest(e2.clone(), b"{}", &endpoints(&["a"]), HOUR).await.unwrap();
+    store
+        .ingest(e1.clone(), b"{}", &endpoints(&["a"]), HOUR)
+        .await
+        .unwrap();
+    store
+        .ingest(e2.clone(), b"{}", &endpoints(&["a"]), HOUR)
+        .await
+        .unwrap();
     let d1 = store.deliveries_of(e1.id).unwrap()[0].id;
     let d2 = store.deliveries_of(e2.id).unwrap()[0].id;
-    assert_eq!(store.next_due("a", 50, &|_| false).unwrap(), Some(Due::At(100)));
-    assert_eq!(store.next_due("a", 300, &|_| false).unwrap(), Some(Due::Now(d1)));
-    assert_eq!(store.next_due("a", 300, &|id| id == d1).unwrap(), Some(Due::Now(d2)));
+    assert_eq!(
+        store.next_due("a", 50, &|_| false).unwrap(),
+        Some(Due::At(100))
+    );
+    assert_eq!(
+        store.next_due("a", 300, &|_| false).unwrap(),
+        Some(Due::Now(d1))
+    );
+    assert_eq!(
+        store.next_due("a", 300, &|id| id == d1).unwrap(),
+        Some(Due::Now(d2))
+    );
     assert_eq!(store.next_due("a", 300, &|_| true).unwrap(), None);
     assert_eq!(store.next_due("b", 300, &|_| false).unwrap(), None);
     assert_eq!(store.due_count("a", 150).unwrap(), 1);
@@ -84,39 +149,97 @@ async fn the_queue_yields_due_work_in_order_and_skips_busy_items() {
 async fn finish_moves_state_records_attempts_and_keeps_indexes_in_step() {
     let (_dir, store) = open();
     let e = event("s", "m1", 100);
-    store.ingest(e.clone(), b"{}", &endpoints(&["a"]), HOUR).await.unwrap();
+    store
+        .ingest(e.clone(), b"{}", &endpoints(&["a"]), HOUR)
+        .await
+        .unwrap();
     let id = store.deliveries_of(e.id).unwrap()[0].id;
-    let attempt = |n, status| Attempt { n, at: 200, duration_ms: 3, status: Some(status), response: None, error: None };
+    let attempt = |n, status| Attempt {
+        n,
+        at: 200,
+        duration_ms: 3,
+        status: Some(status),
+        response: None,
+        error: None,
+    };
 
     let d = store
-        .finish(id, Some(attempt(1, 500)), Next::Retry { at: 5_000, reason: "HTTP 500".into() }, 200)
+        .finish(
+            id,
+            Some(attempt(1, 500)),
+            Next::Retry {
+                at: 5_000,
+                reason: "HTTP 500".into(),
+            },
+            200,
+        )
         .unwrap();
-    assert_eq!((d.status, d.attempts, d.next_attempt_at), (DeliveryStatus::Pending, 1, Some(5_000)));
-    assert_eq!(store.next_due("a", 1_000, &|_| false).unwrap(), Some(Due::At(5_000)));
+    assert_eq!(
+        (d.status, d.attempts, d.next_attempt_at),
+        (DeliveryStatus::Pending, 1, Some(5_000))
+    );
+    assert_eq!(
+        store.next_due("a", 1_000, &|_| false).unwrap(),
+        Some(Due::At(5_000))
+    );
 
-    let d = store.finish(id, Some(attempt(2, 400)), Next::Dead { reason: "HTTP 400".into() }, 300).unwrap();
+    let d = store
+        .finish(
+            id,
+            Some(attempt(2, 400)),
+            Next::Dead {
+                reason: "HTTP 400".into(),
+            },
+            300,
+        )
+        .unwrap();
     assert_eq!(d.status, DeliveryStatus::Dead);
-    assert_eq!(store.next_due("a", u64::MAX >> 1, &|_| false).unwrap(), None);
-    assert_eq!(store.counts("a"), Counts { dead: 1, ..Counts::default() });
+    assert_eq!(
+        store.next_due("a", u64::MAX >> 1, &|_| false).unwrap(),
+        None
+    );
+    assert_eq!(
+        store.counts("a"),
+        Counts {
+            dead: 1,
+            ..Counts::default()
+        }
+    );
     assert_eq!(store.attempts(id).unwrap().len(), 2);
 
     let dead = store
-        .deliveries(&DeliveryFilter { status: Some(DeliveryStatus::Dead), limit: 10, ..Default::default() })
+        .deliveries(&DeliveryFilter {
+            status: Some(DeliveryStatus::Dead),
+            limit: 10,
+            ..Default::default()
+        })
         .unwrap();
     assert_eq!(dead.items.len(), 1);
 
     // A manual retry restarts the schedule.
     let d = store.requeue(id, false, 400).unwrap();
     assert_eq!((d.status, d.schedule_from), (DeliveryStatus::Pending, 2));
-    assert_eq!(store.next_due("a", 400, &|_| false).unwrap(), Some(Due::Now(id)));
-    assert_eq!(store.counts("a"), Counts { pending: 1, ..Counts::default() });
+    assert_eq!(
+        store.next_due("a", 400, &|_| false).unwrap(),
+        Some(Due::Now(id))
+    );
+    assert_eq!(
+        store.counts("a"),
+        Counts {
+            pending: 1,
+            ..Counts::default()
+        }
+    );
 }
 
 #[tokio::test]
 async fn replay_drops_the_stored_request_and_retry_keeps_it() {
     let (_dir, store) = open();
     let e = event("s", "m1", 100);
-    store.ingest(e.clone(), b"{}", &endpoints(&["a"]), HOUR).await.unwrap();
+    store
+        .ingest(e.clone(), b"{}", &endpoints(&["a"]), HOUR)
+        .await
+        .unwrap();
     let id = store.deliveries_of(e.id).unwrap()[0].id;
     let request = ValidRequest {
         method: "POST".into(),
@@ -126,7 +249,9 @@ async fn replay_drops_the_stored_request_and_retry_keeps_it() {
     };
     store.save_request(id, &request, "loops@0.1.0").unwrap();
     assert_eq!(store.request(id).unwrap(), Some(request.clone()));
-    store.finish(id, None, Next::Dead { reason: "x".into() }, 200).unwrap();
+    store
+        .finish(id, None, Next::Dead { reason: "x".into() }, 200)
+        .unwrap();
     store.requeue(id, false, 300).unwrap();
     assert_eq!(store.request(id).unwrap(), Some(request));
     let d = store.requeue(id, true, 400).unwrap();
@@ -138,40 +263,99 @@ async fn replay_drops_the_stored_request_and_retry_keeps_it() {
 async fn add_delivery_creates_one_per_event_and_endpoint() {
     let (_dir, store) = open();
     let e = event("s", "m1", 100);
-    store.ingest(e.clone(), b"{}", &endpoints(&["a"]), HOUR).await.unwrap();
+    store
+        .ingest(e.clone(), b"{}", &endpoints(&["a"]), HOUR)
+        .await
+        .unwrap();
     assert!(store.add_delivery(e.id, "a", 200).unwrap().is_none());
     let created = store.add_delivery(e.id, "b", 200).unwrap();
     assert!(created.is_some());
     assert!(store.add_delivery(e.id, "b", 300).unwrap().is_none());
     assert_eq!(store.deliveries_of(e.id).unwrap().len(), 2);
-    assert!(matches!(store.add_delivery(EventId::new(), "b", 1), Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.add_delivery(EventId::new(), "b", 1),
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 #[tokio::test]
 async fn listing_is_newest_first_filtered_and_paginated() {
     let (_dir, store) = open();
     for i in 0..5u64 {
-        let mut e = event(if i % 2 == 0 { "even" } else { "odd" }, &format!("m{i}"), 1_000 + i);
+        let mut e = event(
+            if i % 2 == 0 { "even" } else { "odd" },
+            &format!("m{i}"),
+            1_000 + i,
+        );
         e.event_type = format!("t{i}");
-        store.ingest(e, b"{}", &endpoints(&["a"]), HOUR).await.unwrap();
+        store
+            .ingest(e, b"{}", &endpoints(&["a"]), HOUR)
+            .await
+            .unwrap();
     }
-    let page = store.events(&EventFilter { limit: 2, ..Default::default() }).unwrap();
-    assert_eq!(page.items.iter().map(|e| e.webhook_id.as_str()).collect::<Vec<_>>(), ["m4", "m3"]);
+    let page = store
+        .events(&EventFilter {
+            limit: 2,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|e| e.webhook_id.as_str())
+            .collect::<Vec<_>>(),
+        ["m4", "m3"]
+    );
     let cursor = page.next_cursor.unwrap().parse().ok();
-    let page = store.events(&EventFilter { limit: 2, cursor, ..Default::default() }).unwrap();
-    assert_eq!(page.items.iter().map(|e| e.webhook_id.as_str()).collect::<Vec<_>>(), ["m2", "m1"]);
+    let page = store
+        .events(&EventFilter {
+            limit: 2,
+            cursor,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|e| e.webhook_id.as_str())
+            .collect::<Vec<_>>(),
+        ["m2", "m1"]
+    );
     let cursor = page.next_cursor.unwrap().parse().ok();
-    let page = store.events(&EventFilter { limit: 2, cursor, ..Default::default() }).unwrap();
+    let page = store
+        .events(&EventFilter {
+            limit: 2,
+            cursor,
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(page.items.len(), 1);
     assert!(page.next_cursor.is_none());
 
-    let even = store.events(&EventFilter { source: Some("even".into()), limit: 10, ..Default::default() }).unwrap();
+    let even = store
+        .events(&EventFilter {
+            source: Some("even".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(even.items.len(), 3);
     let window = store
-        .events(&EventFilter { since: Some(1_001), until: Some(1_003), limit: 10, ..Default::default() })
+        .events(&EventFilter {
+            since: Some(1_001),
+            until: Some(1_003),
+            limit: 10,
+            ..Default::default()
+        })
         .unwrap();
     assert_eq!(window.items.len(), 3);
-    let typed = store.events(&EventFilter { event_type: Some("t3".into()), limit: 10, ..Default::default() }).unwrap();
+    let typed = store
+        .events(&EventFilter {
+            event_type: Some("t3".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(typed.items.len(), 1);
 }
 
@@ -180,7 +364,10 @@ async fn purge_removes_finished_events_but_keeps_pending_and_young_dead_letters(
     let (_dir, store) = open();
     let day = 86_400_000u64;
     let now = 100 * day;
-    let policy = RetentionPolicy { done: Duration::from_secs(30 * 86400), dead: Duration::from_secs(90 * 86400) };
+    let policy = RetentionPolicy {
+        done: Duration::from_secs(30 * 86400),
+        dead: Duration::from_secs(90 * 86400),
+    };
     let mut ids = Vec::new();
     for (i, next) in [
         Some(Next::Delivered),
@@ -192,7 +379,10 @@ async fn purge_removes_finished_events_but_keeps_pending_and_young_dead_letters(
     .enumerate()
     {
         let e = event("s", &format!("m{i}"), 10 * day + i as u64);
-        store.ingest(e.clone(), b"{}", &endpoints(&["a"]), HOUR).await.unwrap();
+        store
+            .ingest(e.clone(), b"{}", &endpoints(&["a"]), HOUR)
+            .await
+            .unwrap();
         let d = store.deliveries_of(e.id).unwrap()[0].id;
         if let Some(next) = next {
             store.finish(d, None, next, 20 * day).unwrap();
@@ -200,14 +390,33 @@ async fn purge_removes_finished_events_but_keeps_pending_and_young_dead_letters(
         ids.push(e.id);
     }
     let (purged, resume) = store.purge(now, policy, None, 100).unwrap();
-    assert_eq!(purged, Purged { events: 2, deliveries: 2 });
+    assert_eq!(
+        purged,
+        Purged {
+            events: 2,
+            deliveries: 2
+        }
+    );
     assert_eq!(resume, None);
     assert!(store.event(ids[0]).unwrap().is_none());
-    assert!(store.event(ids[1]).unwrap().is_some(), "dead letter younger than 90 days is kept");
-    assert!(store.event(ids[2]).unwrap().is_some(), "pending is never purged");
+    assert!(
+        store.event(ids[1]).unwrap().is_some(),
+        "dead letter younger than 90 days is kept"
+    );
+    assert!(
+        store.event(ids[2]).unwrap().is_some(),
+        "pending is never purged"
+    );
     assert!(store.event(ids[3]).unwrap().is_none());
     assert_eq!(store.event_by_webhook_id("s", "m0").unwrap(), None);
-    assert_eq!(store.counts("a"), Counts { pending: 1, dead: 1, ..Counts::default() });
+    assert_eq!(
+        store.counts("a"),
+        Counts {
+            pending: 1,
+            dead: 1,
+            ..Counts::default()
+        }
+    );
 
     // Later the dead letter ages out too; a small budget resumes where it stopped.
     let (first, resume) = store.purge(200 * day, policy, None, 1).unwrap();
@@ -223,7 +432,10 @@ async fn everything_survives_a_reopen_including_counts() {
     let e = event("s", "m1", 100);
     {
         let store = SledStore::open(dir.path(), 16 << 20).unwrap();
-        store.ingest(e.clone(), b"{}", &endpoints(&["a", "b"]), HOUR).await.unwrap();
+        store
+            .ingest(e.clone(), b"{}", &endpoints(&["a", "b"]), HOUR)
+            .await
+            .unwrap();
         let d = store.deliveries_of(e.id).unwrap()[0].id;
         store.finish(d, None, Next::Delivered, 200).unwrap();
         store.flush().await.unwrap();

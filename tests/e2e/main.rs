@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `hookwasm` binary, real local HTTP servers
+//! standing in for the destinations, real sled on disk.
+
+mod admin;
+mod crash;
+mod ingest;
+mod pipeline;
+mod plugin_cli;
+mod retries;
+mod support;

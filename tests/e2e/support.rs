@@ -1,0 +1,467 @@
+//! Test support: a real local HTTP sink standing in for destinations, the
+//! real `hookwasm` binary run as a child process, and signing.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::Value;
+
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+/// A request the sink received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// What the sink answers: status, extra headers, body.
+pub type Reply = (u16, Vec<(String, String)>, String);
+type Responder = dyn Fn(&Received, usize) -> Reply + Send + Sync;
+
+/// A local HTTP server that records every request and answers as told.
+pub struct Sink {
+    pub addr: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Sink {
+    /// Answers 200 `{}` to everything.
+    pub async fn ok() -> Sink {
+        Sink::start(|_, _| (200, vec![], "{}".into())).await
+    }
+
+    /// `respond(request, n)` decides the answer to the n-th request (0-based).
+    pub async fn start(
+        respond: impl Fn(&Received, usize) -> Reply + Send + Sync + 'static,
+    ) -> Sink {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let respond: Arc<Responder> = Arc::new(respond);
+        let log = received.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (log, respond) = (log.clone(), respond.clone());
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: http::Request<Incoming>| {
+                        let (log, respond) = (log.clone(), respond.clone());
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let got = Received {
+                                method: parts.method.to_string(),
+                                path: parts
+                                    .uri
+                                    .path_and_query()
+                                    .map(|p| p.to_string())
+                                    .unwrap_or_default(),
+                                headers: parts
+                                    .headers
+                                    .iter()
+                                    .map(|(k, v)| {
+                                        (k.to_string(), v.to_str().unwrap_or("").to_string())
+                                    })
+                                    .collect(),
+                                body: body.to_vec(),
+                                at: Instant::now(),
+                            };
+                            let n = {
+                                let mut log = log.lock().unwrap();
+                                log.push(got.clone());
+                                log.len() - 1
+                            };
+                            let (status, headers, text) = respond(&got, n);
+                            let mut response = http::Response::new(Full::new(Bytes::from(text)));
+                            *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                            for (k, v) in headers {
+                                response.headers_mut().insert(
+                                    http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                                    http::HeaderValue::from_str(&v).unwrap(),
+                                );
+                            }
+                            Ok::<_, std::convert::Infallible>(response)
+                        }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Sink {
+            addr,
+            received,
+            task,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+
+    /// Waits until at least `n` requests arrived (or panics after `limit`).
+    pub async fn wait_for(&self, n: usize, limit: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.count() >= n {
+                return self.received();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sink got {} requests, wanted {n}",
+                self.count()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A free local port (bound and released: good enough for tests).
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The `hookwasm` binary running `serve` on a config in a temporary directory.
+pub struct Hookwasm {
+    pub dir: tempfile::TempDir,
+    pub ingest: SocketAddr,
+    pub admin: SocketAddr,
+    child: Option<Child>,
+    config: PathBuf,
+    runs: usize,
+}
+
+/// Every test's servers share one compiled-plugin cache, so only the first
+/// start pays for compiling the built-ins.
+pub fn shared_cache() -> PathBuf {
+    std::env::temp_dir().join("hookwasm-e2e-plugin-cache")
+}
+
+impl Hookwasm {
+    /// Starts a server; `rest` is appended to a config whose `[server]` and
+    /// `[admin]` tables are filled in here, and whose `[sources.dodo]` uses
+    /// the fixtures' secret.
+    pub async fn start(rest: &str) -> Hookwasm {
+        Hookwasm::start_with(rest, |_| {}).await
+    }
+
+    /// Like `start`, after `prepare` has been given the (empty) plugins
+    /// directory, e.g. to drop a plugin file the config names.
+    pub async fn start_with(rest: &str, prepare: impl FnOnce(&Path)) -> Hookwasm {
+        let dir = tempfile::tempdir().unwrap();
+        let ingest: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let config = dir.path().join("hookwasm.toml");
+        let text = format!(
+            r#"
+[server]
+listen = "{ingest}"
+data_dir = "data"
+plugins_dir = "plugins"
+cache_dir = "{cache}"
+allow_private_destinations = true
+shutdown_grace_secs = 5
+
+[admin]
+listen = "{admin}"
+token = "test-admin-token-0123456789"
+
+[sources.dodo]
+secrets = ["{SECRET}"]
+
+{rest}
+"#,
+            cache = shared_cache().display()
+        );
+        std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+        prepare(&dir.path().join("plugins"));
+        std::fs::write(&config, text).unwrap();
+        let mut server = Hookwasm {
+            dir,
+            ingest,
+            admin,
+            child: None,
+            config,
+            runs: 0,
+        };
+        server.spawn().await;
+        server
+    }
+
+    pub fn log_path(&self, run: usize) -> PathBuf {
+        self.dir.path().join(format!("server-{run}.log"))
+    }
+
+    /// The combined output of every run so far.
+    pub fn logs(&self) -> String {
+        (0..self.runs)
+            .map(|i| std::fs::read_to_string(self.log_path(i)).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n--- restart ---\n")
+    }
+
+    pub async fn spawn(&mut self) {
+        let log = std::fs::File::create(self.log_path(self.runs)).unwrap();
+        self.runs += 1;
+        let child = Command::new(env!("CARGO_BIN_EXE_hookwasm"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config)
+            .current_dir(self.dir.path())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        self.wait_ready().await;
+    }
+
+    async fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!(
+                    "hookwasm exited with {status} during start:\n{}",
+                    self.logs()
+                );
+            }
+            // Ready = admin says plugins are loaded (ingest is up before that).
+            let ready = get(&format!("http://{}/readyz", self.admin), Some(ADMIN_TOKEN)).await;
+            if matches!(ready, Ok((200, _))) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "hookwasm did not become ready:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `kill -9`: no shutdown, no flush.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        child.wait().unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.ingest)
+    }
+
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin)
+    }
+
+    /// Posts a body signed now with the fixtures' secret.
+    pub async fn post_signed(&self, source: &str, webhook_id: &str, body: &[u8]) -> (u16, Value) {
+        let headers = signed_headers(webhook_id, now_secs(), body);
+        post(
+            &self.url(&format!("/webhooks/{source}")),
+            &headers,
+            body.to_vec(),
+        )
+        .await
+        .unwrap()
+    }
+}
+
+impl Drop for Hookwasm {
+    fn drop(&mut self) {
+        self.kill9();
+        if std::thread::panicking() {
+            eprintln!("---- hookwasm logs ----\n{}", self.logs());
+        }
+    }
+}
+
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+pub fn signed_headers(webhook_id: &str, timestamp: i64, body: &[u8]) -> Vec<(String, String)> {
+    let secret = hookwasm::signature::Secret::parse(SECRET).unwrap();
+    vec![
+        ("content-type".into(), "application/json".into()),
+        ("webhook-id".into(), webhook_id.into()),
+        ("webhook-timestamp".into(), timestamp.to_string()),
+        (
+            "webhook-signature".into(),
+            secret.sign(webhook_id, timestamp, body),
+        ),
+    ]
+}
+
+fn client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+async fn request(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> Result<(u16, Value), String> {
+    let mut builder = http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        builder = builder.header(k, v);
+    }
+    let req = builder
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let response = tokio::time::timeout(Duration::from_secs(30), client().request(req))
+        .await
+        .map_err(|_| "timed out".to_string())?
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    let value = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
+    Ok((status, value))
+}
+
+pub async fn post(
+    url: &str,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> Result<(u16, Value), String> {
+    request("POST", url, headers, body).await
+}
+
+pub async fn get(url: &str, token: Option<&str>) -> Result<(u16, Value), String> {
+    let headers: Vec<(String, String)> = token
+        .map(|t| vec![("authorization".to_string(), format!("Bearer {t}"))])
+        .unwrap_or_default();
+    request("GET", url, &headers, Vec::new()).await
+}
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+pub async fn admin_get(server: &Hookwasm, path: &str) -> (u16, Value) {
+    get(&server.admin_url(path), Some(ADMIN_TOKEN))
+        .await
+        .unwrap()
+}
+
+pub async fn admin_post(server: &Hookwasm, path: &str, body: Value) -> (u16, Value) {
+    let headers = vec![
+        ("authorization".to_string(), format!("Bearer {ADMIN_TOKEN}")),
+        ("content-type".to_string(), "application/json".to_string()),
+    ];
+    post(
+        &server.admin_url(path),
+        &headers,
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
+/// Polls `check` until it returns `Some`, or panics after `limit`.
+pub async fn eventually<T>(
+    what: &str,
+    limit: Duration,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A fixture: (webhook id, body bytes exactly as signed).
+pub fn fixture(name: &str) -> (String, Vec<u8>) {
+    let dir = fixtures().join("dodo");
+    let body = std::fs::read(dir.join(format!("{name}.json"))).unwrap();
+    let headers: Value =
+        serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.headers.json"))).unwrap())
+            .unwrap();
+    (headers["webhook-id"].as_str().unwrap().to_string(), body)
+}
+
+pub const FIXTURES: &[&str] = &[
+    "payment.succeeded",
+    "payment.failed",
+    "subscription.active",
+    "subscription.cancelled",
+    "dispute.opened",
+    "refund.succeeded",
+];
