@@ -100,7 +100,7 @@ impl Source {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Endpoint {
     pub id: String,
     pub source: String,
@@ -126,6 +126,42 @@ pub struct Endpoint {
     /// may be credentials (an Inngest key in the URL), so `redact` shows
     /// them as `${NAME}`.
     secrets: Vec<(String, String)>,
+}
+
+/// By hand so that neither the values taken from the environment nor a URL
+/// holding one (an Inngest key in the path) ever reach a log line.
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact = |v: &Option<String>| v.as_deref().map(|u| self.redact(u));
+        let settings: Vec<(&str, String)> = self
+            .settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), self.redact(v)))
+            .collect();
+        let from_env: Vec<&str> = self.secrets.iter().map(|(_, n)| n.as_str()).collect();
+        f.debug_struct("Endpoint")
+            .field("id", &self.id)
+            .field("source", &self.source)
+            .field("plugin", &self.plugin)
+            .field("events", &self.events)
+            .field("url", &redact(&self.url))
+            .field("default_url", &self.default_url)
+            .field("auth", &self.auth)
+            .field("settings", &settings)
+            .field("limits", &self.limits)
+            .field("retry", &self.retry)
+            .field("rate_limit_per_sec", &self.rate_limit_per_sec)
+            .field("concurrency", &self.concurrency)
+            .field("timeout", &self.timeout)
+            .field(
+                "allow_private_destinations",
+                &self.allow_private_destinations,
+            )
+            .field("script", &self.script)
+            .field("disabled", &self.disabled)
+            .field("from_env", &from_env)
+            .finish()
+    }
 }
 
 impl Endpoint {

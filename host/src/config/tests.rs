@@ -231,4 +231,10 @@ fn values_from_the_environment_are_redacted() {
         e.redact("POST https://inn.gs/e/loops-key failed"),
         "POST https://inn.gs/e/${LOOPS_API_KEY} failed"
     );
+    let debug = format!("{e:?}");
+    assert!(!debug.contains("loops-key"), "{debug}");
+    assert!(
+        debug.contains("https://inn.gs/e/${LOOPS_API_KEY}"),
+        "{debug}"
+    );
 }
