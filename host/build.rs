@@ -18,6 +18,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("hookwasm-plugin-customerio", "customerio"),
     ("hookwasm-plugin-windmill", "windmill"),
     ("hookwasm-plugin-inngest", "inngest"),
+    ("hookwasm-plugin-js", "js"),
     ("hookwasm-plugin-testing", "misbehave"),
 ];
 

@@ -4,6 +4,7 @@
 mod admin;
 mod crash;
 mod ingest;
+mod javascript;
 mod pipeline;
 mod plugin_cli;
 mod retries;

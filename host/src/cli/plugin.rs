@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use hookwasm::runtime::registry::{self, PluginInfo};
+use hookwasm::runtime::plugin::Script;
+use hookwasm::runtime::registry::{self, JS_ENGINE, PluginInfo};
 use hookwasm::runtime::{
     Limits, OutputPolicy, Plugin, PluginSource, Runtime, RuntimeConfig, TransformInput, builtin,
     report,
@@ -35,7 +36,8 @@ pub enum PluginCommand {
 
 #[derive(Args)]
 pub struct TestArgs {
-    /// A built-in plugin name, a plugin name in --plugins-dir, or a path to a `.wasm` file.
+    /// A built-in plugin name, a plugin name in --plugins-dir, or a path to a
+    /// `.wasm` component or a `.js` handler.
     plugin: String,
     /// The webhook body to transform (JSON; its `type` field is the event type).
     event: PathBuf,
@@ -108,7 +110,7 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     // The JSON parsed, so the bytes are UTF-8.
     let payload = String::from_utf8(payload).context("event is not UTF-8")?;
 
-    let (name, source, bytes) = resolve(&args.plugin, args.plugins_dir.as_deref())?;
+    let (name, source, bytes, script) = resolve(&args.plugin, args.plugins_dir.as_deref())?;
     let mut limits = Limits::default();
     if let Some(fuel) = args.fuel {
         limits.fuel = fuel;
@@ -127,7 +129,13 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         cache_dir: default_cache_dir(),
         ..RuntimeConfig::default()
     })?;
-    let plugin = load(&runtime, name, source, bytes).await?;
+    let plugin = match script {
+        None => load(&runtime, name, source, bytes).await?,
+        Some(script) => {
+            let engine = load(&runtime, JS_ENGINE.into(), PluginSource::BuiltIn, bytes).await?;
+            Arc::new(engine.with_script(&name, source, script))
+        }
+    };
 
     let mut settings = args.settings;
     settings.dedup_by(|a, b| a.0 == b.0);
@@ -150,15 +158,26 @@ async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A plugin argument: a path to a `.wasm` file, a file in the plugins
-/// directory, or a built-in name.
-fn resolve(arg: &str, dir: Option<&Path>) -> anyhow::Result<(String, PluginSource, Vec<u8>)> {
+/// What to run: (name, source, component bytes, JavaScript handler).
+type Resolved = (String, PluginSource, Vec<u8>, Option<Script>);
+
+/// A plugin argument: a path to a `.wasm` or `.js` file, a file in the
+/// plugins directory, or a built-in name. A `.js` handler runs on the
+/// built-in JavaScript engine.
+fn resolve(arg: &str, dir: Option<&Path>) -> anyhow::Result<Resolved> {
     let as_path = Path::new(arg);
-    let file = if arg.ends_with(".wasm") || arg.contains(std::path::MAIN_SEPARATOR) {
+    let file = if arg.ends_with(".wasm")
+        || arg.ends_with(".js")
+        || arg.contains(std::path::MAIN_SEPARATOR)
+    {
         Some(as_path.to_path_buf())
     } else {
-        dir.map(|d| d.join(format!("{arg}.wasm")))
-            .filter(|p| p.is_file())
+        dir.and_then(|d| {
+            [format!("{arg}.wasm"), format!("{arg}.js")]
+                .into_iter()
+                .map(|f| d.join(f))
+                .find(|p| p.is_file())
+        })
     };
     if let Some(path) = file {
         let bytes = std::fs::read(&path)
@@ -168,10 +187,26 @@ fn resolve(arg: &str, dir: Option<&Path>) -> anyhow::Result<(String, PluginSourc
             .and_then(|s| s.to_str())
             .unwrap_or(arg)
             .to_string();
-        return Ok((name, PluginSource::File(path), bytes));
+        if path.extension().is_some_and(|x| x == "js") {
+            let source = String::from_utf8(bytes)
+                .map_err(|_| usage(format!("{} is not UTF-8 text", path.display())))?;
+            let engine = builtin::get(JS_ENGINE)
+                .ok_or_else(|| usage("this build has no JavaScript engine plugin".to_string()))?;
+            let script = Script {
+                name: path.display().to_string(),
+                source: source.into(),
+            };
+            return Ok((
+                name,
+                PluginSource::File(path),
+                engine.to_vec(),
+                Some(script),
+            ));
+        }
+        return Ok((name, PluginSource::File(path), bytes, None));
     }
     match builtin::get(arg) {
-        Some(bytes) => Ok((arg.to_string(), PluginSource::BuiltIn, bytes.to_vec())),
+        Some(bytes) => Ok((arg.to_string(), PluginSource::BuiltIn, bytes.to_vec(), None)),
         None => {
             let names: Vec<&str> = builtin::BUILTINS.iter().map(|(n, _)| *n).collect();
             let where_ = match dir {

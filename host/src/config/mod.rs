@@ -815,6 +815,21 @@ impl Checker<'_> {
             self.problem(&format!("{key}.timeout_secs"), "must be between 1 and 300");
         }
         let script = raw.script.as_deref().map(|s| self.path(s));
+        match (&script, raw.plugin.as_str()) {
+            (Some(_), plugin) if plugin != "js" => self.problem(
+                &format!("{key}.script"),
+                format!("a script runs on plugin = \"js\", not {plugin:?}"),
+            ),
+            (None, "js") => self.problem(
+                &format!("{key}.script"),
+                "plugin = \"js\" needs the handler file: script = \"transforms/handler.js\"",
+            ),
+            (Some(path), _) if !path.is_file() => self.problem(
+                &format!("{key}.script"),
+                format!("{} is not a readable file", path.display()),
+            ),
+            _ => {}
+        }
 
         let disabled = if raw.enabled == Some(false) {
             Some("enabled = false in the config".to_string())

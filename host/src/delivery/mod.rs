@@ -459,13 +459,12 @@ impl Deliverer {
             self.metrics.delivery(&endpoint.id, outcome);
             Ok(None)
         };
-        let Some(plugin) = self.registry.get(&endpoint.plugin) else {
-            let problem = self
-                .registry
-                .problem(&endpoint.plugin)
-                .unwrap_or_else(|| "no such plugin".into());
-            let reason = format!("plugin {:?} is not loaded: {problem}", endpoint.plugin);
-            return finish(Next::Dead { reason }, "dead");
+        let plugin = match self
+            .registry
+            .for_endpoint(&endpoint.plugin, endpoint.script.as_deref())
+        {
+            Ok(plugin) => plugin,
+            Err(reason) => return finish(Next::Dead { reason }, "dead"),
         };
         let (Some(event), Some(payload)) = (
             self.store.event(delivery.event_id)?,

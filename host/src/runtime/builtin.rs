@@ -19,6 +19,10 @@ pub const BUILTINS: &[(&str, &[u8])] = &[
         "inngest",
         include_bytes!(concat!(env!("OUT_DIR"), "/inngest.wasm")),
     ),
+    // Runs a JavaScript `handler(webhook)` given in the `hookwasm.script`
+    // setting: `*.js` files in the plugins directory and endpoints with
+    // `script = "…"` use it (see docs/js-plugins.md).
+    ("js", include_bytes!(concat!(env!("OUT_DIR"), "/js.wasm"))),
 ];
 
 pub fn get(name: &str) -> Option<&'static [u8]> {

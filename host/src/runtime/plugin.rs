@@ -56,11 +56,24 @@ pub struct CallStats {
     pub micros: u64,
 }
 
+/// A JavaScript handler run by the built-in `js` plugin: the host hands it
+/// to the guest in the reserved `hookwasm.script` setting.
+#[derive(Clone, Debug)]
+pub struct Script {
+    /// Shown in the handler's error messages, e.g. `transforms/loops.js`.
+    pub name: String,
+    pub source: Arc<str>,
+}
+
+/// Settings keys the host reserves for itself; an endpoint cannot set them.
+const RESERVED_PREFIX: &str = "hookwasm.";
+
 pub struct Plugin {
     name: String,
     source: PluginSource,
     meta: PluginMeta,
     hash: String,
+    script: Option<Script>,
     pre: TransformerPre<CallState>,
     runtime: Arc<Runtime>,
     loaded_at: SystemTime,
@@ -112,12 +125,42 @@ impl Plugin {
             source,
             meta: meta::read(bytes),
             hash,
+            script: None,
             pre,
             runtime: runtime.clone(),
             loaded_at: SystemTime::now(),
             load_time: started.elapsed(),
             cache_status,
         })
+    }
+
+    /// A plugin that runs `script` on this (JavaScript engine) plugin's
+    /// compiled component: nothing to compile, so it is ready at once. Its
+    /// hash is the script's.
+    pub fn with_script(&self, name: &str, source: PluginSource, script: Script) -> Plugin {
+        Plugin {
+            name: name.to_string(),
+            source,
+            meta: PluginMeta {
+                version: None,
+                description: Some(format!(
+                    "JavaScript handler {}, run by the {} plugin",
+                    script.name, self.name
+                )),
+                ..self.meta.clone()
+            },
+            hash: hash_bytes(script.source.as_bytes()),
+            script: Some(script),
+            pre: self.pre.clone(),
+            runtime: self.runtime.clone(),
+            loaded_at: SystemTime::now(),
+            load_time: Duration::ZERO,
+            cache_status: self.cache_status,
+        }
+    }
+
+    pub fn script(&self) -> Option<&Script> {
+        self.script.as_ref()
     }
 
     pub fn name(&self) -> &str {
@@ -218,7 +261,7 @@ impl Plugin {
             event_type: input.event_type.clone(),
             payload: input.payload.clone(),
             endpoint_url: input.endpoint_url.clone(),
-            settings: input.settings.clone(),
+            settings: self.settings(&input.settings),
         };
         // The timeout also covers time a plugin spends blocked in a host
         // call (e.g. a WASI sleep), which epoch interruption cannot reach.
@@ -245,6 +288,21 @@ impl Plugin {
                 .map_err(TransformError::InvalidOutput),
         };
         (outcome, stats)
+    }
+
+    /// The endpoint's settings as the guest sees them: the host's reserved
+    /// keys are its own, and carry the script for a JavaScript handler.
+    fn settings(&self, settings: &[(String, String)]) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = settings
+            .iter()
+            .filter(|(key, _)| !key.starts_with(RESERVED_PREFIX))
+            .cloned()
+            .collect();
+        if let Some(script) = &self.script {
+            out.push(("hookwasm.script".into(), script.source.to_string()));
+            out.push(("hookwasm.script-name".into(), script.name.clone()));
+        }
+        out
     }
 
     /// Sends what the guest printed to the host's log (bounded by the

@@ -1,6 +1,7 @@
-//! The plugin registry: built-in plugins by name plus every `*.wasm` in the
-//! plugins directory (name = file stem; a file overrides a built-in of the
-//! same name). The directory is watched: a new or changed file is compiled in
+//! The plugin registry: built-in plugins by name plus every `*.wasm` and
+//! `*.js` in the plugins directory (name = file stem; a file overrides a
+//! built-in of the same name; a `.js` file is a JavaScript handler run by the
+//! built-in `js` plugin). The directory is watched: a new or changed file is compiled in
 //! the background and swapped in atomically, a broken file keeps the previous
 //! version, a deleted file is unloaded. Calls in flight hold an
 //! `Arc<Plugin>` and finish on the version they started with.
@@ -15,8 +16,11 @@ use serde::Serialize;
 use tokio::sync::{Notify, mpsc};
 
 use super::meta::{self, PluginMeta};
-use super::plugin::hash_bytes;
+use super::plugin::{Script, hash_bytes};
 use super::{LoadError, Plugin, PluginSource, Runtime, builtin};
+
+/// The built-in plugin that runs JavaScript handlers.
+pub const JS_ENGINE: &str = "js";
 
 /// How long the watcher waits for a burst of file events to settle.
 const DEBOUNCE: Duration = Duration::from_millis(150);
@@ -41,6 +45,9 @@ struct State {
     /// file → (modified, len, sha256) of the last bytes tried, so an
     /// unchanged file is not hashed or compiled again.
     seen: HashMap<PathBuf, (Option<SystemTime>, u64, String)>,
+    /// Endpoint scripts (`script = "…"`): (path, engine hash) → (modified,
+    /// len, plugin); a reloaded engine or an edited file builds a new one.
+    scripts: HashMap<(PathBuf, String), (Option<SystemTime>, u64, Arc<Plugin>)>,
 }
 
 /// A loaded plugin, as `hookwasm plugin list` and the admin API show it.
@@ -92,6 +99,46 @@ impl PluginRegistry {
     /// The current version of `name`, if it is loaded.
     pub fn get(&self, name: &str) -> Option<Arc<Plugin>> {
         self.read().loaded.get(name).cloned()
+    }
+
+    /// The plugin an endpoint runs: `plugin`, or, for an endpoint with a
+    /// `script`, that JavaScript file on the `plugin` engine. The script is
+    /// re-read when it changes on disk (one `stat` per call), so editing it
+    /// takes effect without a restart. The error says why it cannot run.
+    pub fn for_endpoint(&self, plugin: &str, script: Option<&Path>) -> Result<Arc<Plugin>, String> {
+        let Some(engine) = self.get(plugin) else {
+            let problem = self
+                .problem(plugin)
+                .unwrap_or_else(|| "no such plugin".into());
+            return Err(format!("plugin {plugin:?} is not loaded: {problem}"));
+        };
+        let Some(path) = script else {
+            return Ok(engine);
+        };
+        let stat = std::fs::metadata(path)
+            .map_err(|e| format!("cannot read the script {}: {e}", path.display()))?;
+        let modified = stat.modified().ok();
+        let key = (path.to_path_buf(), engine.hash().to_string());
+        if let Some((m, len, cached)) = self.read().scripts.get(&key)
+            && *m == modified
+            && *len == stat.len()
+        {
+            return Ok(cached.clone());
+        }
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the script {}: {e}", path.display()))?;
+        let script = Script {
+            name: path.display().to_string(),
+            source: source.into(),
+        };
+        let built =
+            Arc::new(engine.with_script(plugin, PluginSource::File(path.to_path_buf()), script));
+        let mut state = self.write();
+        state.scripts.retain(|(p, _), _| p != path);
+        state
+            .scripts
+            .insert(key, (modified, stat.len(), built.clone()));
+        Ok(built)
     }
 
     /// Resolves when any plugin is (re)loaded or unloaded.
@@ -182,6 +229,13 @@ impl PluginRegistry {
                 .seen
                 .insert(path.clone(), (modified, stat.len(), hash));
             if same_bytes {
+                continue;
+            }
+            if is_script(path) {
+                match self.script_plugin(&name, path, bytes) {
+                    Ok(plugin) => self.install(plugin, Some(path)),
+                    Err(e) => self.fail(&name, &format!("{}: {e}", path.display())),
+                }
                 continue;
             }
             match self
@@ -282,8 +336,48 @@ impl PluginRegistry {
         })
     }
 
+    /// The file in the plugins directory that defines `name`, if any.
     fn dir_file(&self, name: &str) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.join(format!("{name}.wasm")))
+        let dir = self.dir.as_ref()?;
+        let wasm = dir.join(format!("{name}.wasm"));
+        let js = dir.join(format!("{name}.js"));
+        Some(if !wasm.is_file() && js.is_file() {
+            js
+        } else {
+            wasm
+        })
+    }
+
+    /// A `.js` file in the plugins directory, run by the `js` engine.
+    fn script_plugin(&self, name: &str, path: &Path, bytes: Vec<u8>) -> Result<Plugin, String> {
+        if name == JS_ENGINE {
+            return Err(format!(
+                "{JS_ENGINE}.js would hide the JavaScript engine; rename it"
+            ));
+        }
+        if path.with_extension("wasm").is_file() {
+            return Err(format!(
+                "{name}.wasm is also in the plugins directory; it is used and {name}.js is ignored"
+            ));
+        }
+        let Some(engine) = self.get(JS_ENGINE) else {
+            return Err(format!(
+                "the {JS_ENGINE} plugin that runs JavaScript is not loaded"
+            ));
+        };
+        let source = String::from_utf8(bytes).map_err(|_| "the script is not UTF-8".to_string())?;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| format!("{name}.js"));
+        Ok(engine.with_script(
+            name,
+            PluginSource::File(path.to_path_buf()),
+            Script {
+                name: file_name,
+                source: source.into(),
+            },
+        ))
     }
 
     async fn compile(
@@ -383,7 +477,20 @@ pub fn discover(dir: Option<&Path>) -> Vec<PluginInfo> {
     if let Some(dir) = dir {
         for path in wasm_files(dir) {
             let Some(name) = stem(&path) else { continue };
+            if is_script(&path) && found.get(&name).is_some_and(|i| i.source != "built-in") {
+                continue; // a .wasm of the same name wins
+            }
             let info = match std::fs::read(&path) {
+                Ok(bytes) if is_script(&path) => PluginInfo {
+                    name: name.clone(),
+                    version: "-".into(),
+                    source: path.display().to_string(),
+                    description: format!("JavaScript handler, run by the {JS_ENGINE} plugin"),
+                    hash: hash_bytes(&bytes),
+                    default_url: None,
+                    loaded_at: None,
+                    last_error: None,
+                },
                 Ok(bytes) => describe(&name, path.display().to_string(), &bytes),
                 Err(e) => PluginInfo {
                     name: name.clone(),
@@ -423,17 +530,23 @@ fn describe(name: &str, source: String, bytes: &[u8]) -> PluginInfo {
     }
 }
 
-/// `*.wasm` files directly in `dir`, sorted; a missing directory has none.
+/// `*.wasm` and `*.js` files directly in `dir`, sorted (`.js` after
+/// `.wasm`, so a component is loaded before a script of the same name is
+/// refused); a missing directory has none.
 fn wasm_files(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "wasm") && p.is_file())
+        .filter(|p| (p.extension().is_some_and(|x| x == "wasm") || is_script(p)) && p.is_file())
         .collect();
-    files.sort();
+    files.sort_by_key(|p| (is_script(p), p.clone()));
     files
+}
+
+fn is_script(path: &Path) -> bool {
+    path.extension().is_some_and(|x| x == "js")
 }
 
 fn stem(path: &Path) -> Option<String> {

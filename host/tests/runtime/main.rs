@@ -4,6 +4,7 @@
 
 mod expected;
 mod hot_reload;
+mod javascript;
 mod limits;
 mod property;
 

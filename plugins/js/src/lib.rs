@@ -1,0 +1,38 @@
+//! JavaScript transforms: runs a Svix-style `function handler(webhook)` (the
+//! form Dodo Payments' and Svix's transformation docs use) on each event,
+//! inside the plugin's WebAssembly sandbox, with the Boa engine.
+//!
+//! The host passes the handler's source in the reserved setting
+//! `hookwasm.script` and its display name in `hookwasm.script-name`
+//! ([`script`]); `docs/js-plugins.md` is the user's guide.
+
+mod body;
+mod dates;
+mod failure;
+mod handler;
+mod locale;
+mod payload;
+mod realm;
+pub mod script;
+
+#[cfg(test)]
+mod tests;
+
+use hookwasm_sdk::prelude::*;
+
+/// The JavaScript plugin.
+pub struct Js;
+
+hookwasm_sdk::plugin!(
+    Js,
+    name = "js",
+    description =
+        "Runs a JavaScript `function handler(webhook)` (Svix/Dodo style) inside the sandbox",
+);
+
+impl Plugin for Js {
+    fn transform(event: &Event) -> Result<Outcome, Error> {
+        let script = script::Script::from_event(event)?;
+        handler::run(script, event)
+    }
+}

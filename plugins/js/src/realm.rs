@@ -1,0 +1,134 @@
+//! A fresh JavaScript context for one event, set up to behave like node with
+//! `TZ=UTC` and the en-US locale: local time is UTC, dates parse as node
+//! parses them, `toLocale…String` prints node's en-US output, and `console`
+//! writes to the sandbox's stdout and stderr, which the host shows in its log.
+
+use std::rc::Rc;
+
+use boa_engine::context::HostHooks;
+use boa_engine::module::IdleModuleLoader;
+use boa_engine::object::ObjectInitializer;
+use boa_engine::property::Attribute;
+use boa_engine::{
+    Context, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string,
+};
+
+use crate::{body, dates, locale};
+
+/// The engine's view of the host: local time is UTC, whatever the machine.
+struct Utc;
+
+impl HostHooks for Utc {
+    fn local_timezone_offset_seconds(&self, _unix_time_seconds: i64) -> i32 {
+        0
+    }
+}
+
+/// A context plus the builtins the plugin itself relies on.
+pub struct Realm {
+    pub context: Context,
+    pub builtins: Builtins,
+}
+
+/// Builtins taken before the handler runs: a handler may overwrite the
+/// globals, but the plugin keeps using the originals, as node's harness uses
+/// its own realm's.
+pub struct Builtins {
+    /// `JSON.stringify`.
+    pub stringify: JsObject,
+    /// `Object.keys`.
+    pub keys: JsObject,
+}
+
+impl Realm {
+    /// A new context with the node-like patches installed.
+    pub fn new() -> JsResult<Realm> {
+        let mut context = Context::builder()
+            .host_hooks(Rc::new(Utc))
+            // No import(): there is nothing to load, and the default loader
+            // would look at the (absent) filesystem.
+            .module_loader(Rc::new(IdleModuleLoader))
+            .build()?;
+        let json = context.intrinsics().objects().json();
+        let stringify = builtin(&json, "stringify", &mut context)?;
+        let object = context.intrinsics().constructors().object().constructor();
+        let keys = builtin(&object, "keys", &mut context)?;
+        dates::install(&mut context)?;
+        locale::install(&mut context)?;
+        install_console(&mut context, &stringify)?;
+        Ok(Realm {
+            context,
+            builtins: Builtins { stringify, keys },
+        })
+    }
+}
+
+/// `object[name]`, a builtin function.
+fn builtin(object: &JsObject, name: &str, context: &mut Context) -> JsResult<JsObject> {
+    object
+        .get(JsString::from(name), context)?
+        .as_callable()
+        .ok_or_else(|| {
+            JsNativeError::typ()
+                .with_message(format!("the builtin {name} is missing"))
+                .into()
+        })
+}
+
+/// `console.log`, `info` and `debug` print a line to stdout, `warn` and
+/// `error` to stderr: the host logs what a plugin prints (bounded), which is
+/// the handler author's way to debug.
+fn install_console(context: &mut Context, stringify: &JsObject) -> JsResult<()> {
+    let stdout = NativeFunction::from_copy_closure_with_captures(
+        |_, args, stringify, context| {
+            println!("{}", console_line(args, stringify, context));
+            Ok(JsValue::undefined())
+        },
+        stringify.clone(),
+    );
+    let stderr = NativeFunction::from_copy_closure_with_captures(
+        |_, args, stringify, context| {
+            eprintln!("{}", console_line(args, stringify, context));
+            Ok(JsValue::undefined())
+        },
+        stringify.clone(),
+    );
+    let mut console = ObjectInitializer::new(context);
+    for (name, function) in [
+        ("log", &stdout),
+        ("info", &stdout),
+        ("debug", &stdout),
+        ("warn", &stderr),
+        ("error", &stderr),
+    ] {
+        console.function(function.clone(), JsString::from(name), 0);
+    }
+    let console = console.build();
+    context.register_global_property(
+        js_string!("console"),
+        console,
+        Attribute::WRITABLE | Attribute::CONFIGURABLE,
+    )
+}
+
+/// The arguments of a `console` call as one line: strings as they are,
+/// objects as JSON where they have a JSON form, anything else as the engine
+/// displays it.
+fn console_line(args: &[JsValue], stringify: &JsObject, context: &mut Context) -> String {
+    let parts: Vec<String> = args
+        .iter()
+        .map(|value| {
+            if let Some(text) = value.as_string() {
+                return text.to_std_string_escaped();
+            }
+            if value.is_object()
+                && !value.is_callable()
+                && let Ok(Some(json)) = body::stringify(value.clone(), stringify, context)
+            {
+                return json;
+            }
+            value.display().to_string()
+        })
+        .collect();
+    parts.join(" ").replace(['\r', '\n'], " ")
+}
