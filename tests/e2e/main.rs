@@ -3,9 +3,11 @@
 
 mod admin;
 mod crash;
+mod examples;
 mod ingest;
 mod javascript;
 mod pipeline;
 mod plugin_cli;
 mod retries;
 mod support;
+mod templates;

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::support::fixtures;
 
-fn hookwasm(args: &[&str]) -> (i32, String, String) {
+pub fn hookwasm(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_hookwasm"))
         .args(args)
         .env("HOOKWASM_CACHE_DIR", super::support::shared_cache())

@@ -2,6 +2,7 @@
 //! that uses `anyhow`; everything below it returns typed errors.
 
 mod logging;
+mod new;
 mod plugin;
 mod send;
 mod serve;

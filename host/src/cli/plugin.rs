@@ -23,6 +23,8 @@ use super::usage;
 pub enum PluginCommand {
     /// Run a plugin on a sample event and print the request it would send.
     Test(TestArgs),
+    /// Write a new plugin from a template (Rust, JavaScript or Python).
+    New(super::new::NewArgs),
     /// List the built-in plugins and those in the plugins directory.
     List {
         /// Directory of `*.wasm` plugins (they add to or override the built-ins).
@@ -77,6 +79,7 @@ fn parse_setting(s: &str) -> Result<(String, String), String> {
 pub async fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         PluginCommand::Test(args) => test(args).await,
+        PluginCommand::New(args) => super::new::run(args),
         PluginCommand::List { plugins_dir, json } => {
             if let Some(dir) = &plugins_dir
                 && !dir.is_dir()
