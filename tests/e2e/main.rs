@@ -6,6 +6,7 @@ mod crash;
 mod examples;
 mod ingest;
 mod javascript;
+mod operator_cli;
 mod pipeline;
 mod plugin_cli;
 mod retries;

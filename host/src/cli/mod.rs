@@ -1,6 +1,7 @@
 //! The command line: clap definitions and dispatch. This is the only place
 //! that uses `anyhow`; everything below it returns typed errors.
 
+mod admin;
 mod logging;
 mod new;
 mod plugin;
@@ -37,9 +38,42 @@ enum Command {
     Config(ConfigCommand),
     /// Sign a payload with a source's secret and post it (a test event).
     Send(send::SendArgs),
-    /// Test and list plugins.
+    /// Test, list and create plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Endpoints of a running server: state, counts; disable, enable, replay-missing.
+    Endpoints {
+        #[command(subcommand)]
+        command: Option<admin::EndpointsCommand>,
+        #[command(flatten)]
+        admin: admin::AdminArgs,
+    },
+    /// Events received by a running server (list, show).
+    Events {
+        #[command(subcommand)]
+        command: Option<admin::EventsCommand>,
+        #[command(flatten)]
+        admin: admin::AdminArgs,
+    },
+    /// Deliveries (list, show, retry, replay).
+    Deliveries {
+        #[command(subcommand)]
+        command: Option<admin::DeliveriesCommand>,
+        #[command(flatten)]
+        admin: admin::AdminArgs,
+    },
+    /// Dead letters (list, recover an endpoint's over a time window).
+    Dlq {
+        #[command(subcommand)]
+        command: Option<admin::DlqCommand>,
+        #[command(flatten)]
+        admin: admin::AdminArgs,
+    },
+    /// Plugins loaded by a running server.
+    Plugins {
+        #[command(flatten)]
+        admin: admin::AdminArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -84,6 +118,11 @@ pub fn main() -> ExitCode {
             Command::Config(ConfigCommand::Check(args)) => serve::check(args),
             Command::Send(args) => send::run(args).await,
             Command::Plugin(cmd) => plugin::run(cmd).await,
+            Command::Endpoints { command, admin } => admin::endpoints(admin, command).await,
+            Command::Events { command, admin } => admin::events(admin, command).await,
+            Command::Deliveries { command, admin } => admin::deliveries(admin, command).await,
+            Command::Dlq { command, admin } => admin::dlq(admin, command).await,
+            Command::Plugins { admin } => admin::plugins(admin).await,
         }
     });
     // Plugin threads and the like must not delay the exit.
