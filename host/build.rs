@@ -38,11 +38,11 @@ fn main() {
     );
     // Only the guests' own crates (and the SDK): not plugins/examples, whose
     // builds write node_modules, a venv and dist/.
-    for dir in std::iter::once("sdk").chain(GUESTS.iter().map(|(package, _)| {
-        package
-            .strip_prefix("hookwasm-plugin-")
-            .unwrap_or(package)
-    })) {
+    for dir in std::iter::once("sdk").chain(
+        GUESTS
+            .iter()
+            .map(|(package, _)| package.strip_prefix("hookwasm-plugin-").unwrap_or(package)),
+    ) {
         println!(
             "cargo::rerun-if-changed={}",
             workspace.join("plugins").join(dir).display()

@@ -1,1 +1,254 @@
-fn main() {}
+//! Per-event plugin cost: a fresh `Store` and instance plus one `transform`,
+//! for each built-in plugin on its Dodo fixture (criterion, then a p50/p99
+//! pass with fuel), and a plugin's cold compile against a cached load.
+//!
+//! `cargo bench -p hookwasm --bench transform`
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use hookwasm::runtime::{
+    Limits, OutputPolicy, Plugin, PluginSource, Runtime, RuntimeConfig, TransformInput,
+    Transformed, builtin,
+};
+
+struct Case {
+    plugin: &'static str,
+    event: &'static str,
+    url: Option<&'static str>,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        plugin: "loops",
+        event: "payment.succeeded",
+        url: None,
+    },
+    Case {
+        plugin: "customerio",
+        event: "payment.succeeded",
+        url: None,
+    },
+    Case {
+        plugin: "windmill",
+        event: "payment.succeeded",
+        url: Some("https://app.windmill.dev/api/w/acme/jobs/run/f/f/billing/dodo_payment_events"),
+    },
+    Case {
+        plugin: "inngest",
+        event: "payment.succeeded",
+        url: Some("https://inn.gs/e/EXAMPLE_EVENT_KEY"),
+    },
+];
+
+fn fixture(event: &str) -> String {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../tests/fixtures/dodo/{event}.json"));
+    std::fs::read_to_string(path).expect("fixture")
+}
+
+fn input(case: &Case) -> TransformInput {
+    TransformInput {
+        id: "msg_2qH7sL1xK9vN3bT6yR4pW8zE5cF".into(),
+        delivery_key: "bench:msg_2qH7sL1xK9vN3bT6yR4pW8zE5cF".into(),
+        event_type: case.event.into(),
+        payload: fixture(case.event),
+        endpoint_url: case.url.map(str::to_string),
+        settings: vec![(
+            "retry_link".into(),
+            "https://shop.example.com/retry/{payment_id}".into(),
+        )],
+    }
+}
+
+fn policy(case: &Case, plugin: &Plugin) -> OutputPolicy {
+    let base = case
+        .url
+        .map(str::to_string)
+        .or(plugin.meta().default_url.clone());
+    OutputPolicy::for_base(base.as_deref(), OutputPolicy::DEFAULT_MAX_BODY)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+fn main() {
+    let cache = tempfile::tempdir().expect("temp dir");
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+
+    // Cold compile vs cached load (the first load fills the cache).
+    println!("\n== load: cold compile vs cached artifact ==");
+    for (name, bytes) in builtin::BUILTINS {
+        let cold = Instant::now();
+        let _ = runtime
+            .load(name, PluginSource::BuiltIn, bytes)
+            .expect("load");
+        let cold = cold.elapsed();
+        let mut cached = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let _ = runtime
+                .load(name, PluginSource::BuiltIn, bytes)
+                .expect("load");
+            cached.push(t.elapsed());
+        }
+        cached.sort();
+        println!(
+            "{name:<11} {:>7} KB  cold compile {:>8.1} ms   cached load {:>6.2} ms",
+            bytes.len() / 1000,
+            cold.as_secs_f64() * 1e3,
+            cached[2].as_secs_f64() * 1e3
+        );
+    }
+
+    let plugins: Vec<(&Case, Arc<Plugin>)> = CASES
+        .iter()
+        .map(|case| {
+            let bytes = builtin::get(case.plugin).expect("built-in");
+            (
+                case,
+                Arc::new(
+                    runtime
+                        .load(case.plugin, PluginSource::BuiltIn, bytes)
+                        .expect("load"),
+                ),
+            )
+        })
+        .collect();
+
+    // Percentiles: fresh store + instantiate + transform, inline.
+    println!("\n== per event: fresh Store + instance + transform (+ output validation) ==");
+    const N: usize = 20_000;
+    for (case, plugin) in &plugins {
+        let input = input(case);
+        let policy = policy(case, plugin);
+        let limits = Limits::default();
+        let mut fuel = 0;
+        for _ in 0..1000 {
+            let (result, stats) = rt.block_on(plugin.call(&input, &limits, &policy));
+            assert!(
+                matches!(result, Ok(Transformed::Deliver(_))),
+                "{}: {result:?}",
+                case.plugin
+            );
+            fuel = stats.fuel;
+        }
+        let mut times = Vec::with_capacity(N);
+        for _ in 0..N {
+            let t = Instant::now();
+            let _ = rt.block_on(plugin.call(&input, &limits, &policy));
+            times.push(t.elapsed());
+        }
+        times.sort();
+        println!(
+            "{:<11} {:<18} {:>5} B payload  p50 {:>6.1} µs  p99 {:>6.1} µs  fuel {fuel}",
+            case.plugin,
+            case.event,
+            input.payload.len(),
+            percentile(&times, 0.50).as_secs_f64() * 1e6,
+            percentile(&times, 0.99).as_secs_f64() * 1e6,
+        );
+    }
+
+    // The same through the runtime's dedicated wasm threads, as delivery
+    // calls it (adds a cross-runtime spawn and wake-up).
+    let (case, plugin) = &plugins[0];
+    let (first_input, first_policy) = (input(case), policy(case, plugin));
+    let mut times = Vec::with_capacity(N);
+    for _ in 0..N {
+        let t = Instant::now();
+        let _ = rt.block_on(plugin.transform(
+            first_input.clone(),
+            Limits::default(),
+            first_policy.clone(),
+        ));
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!(
+        "{:<11} via wasm threads           p50 {:>6.1} µs  p99 {:>6.1} µs",
+        case.plugin,
+        percentile(&times, 0.50).as_secs_f64() * 1e6,
+        percentile(&times, 0.99).as_secs_f64() * 1e6,
+    );
+
+    // A seed JavaScript handler on the js plugin: a fresh sandbox (and Boa
+    // context) per event. tests/fixtures/js/bench-node-vm.mjs runs the same
+    // handler in a fresh node `vm` context per event for comparison.
+    println!("\n== JavaScript seed handler (js plugin, fresh sandbox per event) ==");
+    let engine = runtime
+        .load("js", PluginSource::BuiltIn, builtin::get("js").expect("js"))
+        .expect("load js");
+    for seed in ["loops.payment_confirmation", "windmill.basic_workflow"] {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../docs/seed-examples/{seed}.js"));
+        let source = std::fs::read_to_string(path).expect("seed");
+        let plugin = engine.with_script(
+            seed,
+            PluginSource::BuiltIn,
+            hookwasm::runtime::plugin::Script {
+                name: format!("{seed}.js"),
+                source: source.into(),
+            },
+        );
+        // The Loops seed sets this URL itself; the Windmill one keeps it.
+        let url = "https://api.loops.so/v1/events/send";
+        let input = TransformInput {
+            id: "msg_1".into(),
+            delivery_key: "bench:msg_1".into(),
+            event_type: "payment.succeeded".into(),
+            payload: fixture("payment.succeeded"),
+            endpoint_url: Some(url.into()),
+            settings: vec![],
+        };
+        let policy = OutputPolicy::for_base(Some(url), OutputPolicy::DEFAULT_MAX_BODY);
+        let limits = Limits::default();
+        let (result, stats) = rt.block_on(plugin.call(&input, &limits, &policy));
+        assert!(
+            matches!(result, Ok(Transformed::Deliver(_))),
+            "{seed}: {result:?}"
+        );
+        let mut times = Vec::with_capacity(2000);
+        for _ in 0..2000 {
+            let t = Instant::now();
+            let _ = rt.block_on(plugin.call(&input, &limits, &policy));
+            times.push(t.elapsed());
+        }
+        times.sort();
+        println!(
+            "{seed:<28} p50 {:>7.0} µs  p99 {:>7.0} µs  fuel {}  component {} KB",
+            percentile(&times, 0.50).as_secs_f64() * 1e6,
+            percentile(&times, 0.99).as_secs_f64() * 1e6,
+            stats.fuel,
+            builtin::get("js").map(|b| b.len() / 1000).unwrap_or(0),
+        );
+    }
+    println!();
+
+    let mut criterion = Criterion::default()
+        .configure_from_args()
+        .warm_up_time(Duration::from_secs(1));
+    let mut group = criterion.benchmark_group("transform");
+    group.measurement_time(Duration::from_secs(3));
+    for (case, plugin) in &plugins {
+        let input = input(case);
+        let policy = policy(case, plugin);
+        let limits = Limits::default();
+        group.bench_function(case.plugin, |b| {
+            b.iter(|| rt.block_on(plugin.call(&input, &limits, &policy)))
+        });
+    }
+    group.finish();
+    criterion.final_summary();
+}

@@ -2,6 +2,7 @@
 //! that uses `anyhow`; everything below it returns typed errors.
 
 mod admin;
+mod bench;
 mod logging;
 mod new;
 mod plugin;
@@ -69,6 +70,8 @@ enum Command {
         #[command(flatten)]
         admin: admin::AdminArgs,
     },
+    /// Load-test: post signed events to a fresh server and report throughput.
+    Bench(bench::BenchArgs),
     /// Plugins loaded by a running server.
     Plugins {
         #[command(flatten)]
@@ -123,6 +126,7 @@ pub fn main() -> ExitCode {
             Command::Deliveries { command, admin } => admin::deliveries(admin, command).await,
             Command::Dlq { command, admin } => admin::dlq(admin, command).await,
             Command::Plugins { admin } => admin::plugins(admin).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     });
     // Plugin threads and the like must not delay the exit.

@@ -1,0 +1,337 @@
+//! `hookwasm bench`: the end-to-end load test. Starts `hookwasm serve` as a
+//! child process on a temporary config whose endpoint delivers to a sink in
+//! this process, posts N signed ~2 KB events at concurrency C, and reports
+//! acknowledged and delivered events per second, acknowledgement latency,
+//! time to drain the queue, and the server's peak RSS.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use bytes::Bytes;
+use clap::Args;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use hookwasm::signature::Secret;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Events to post.
+    #[arg(long, default_value_t = 20_000)]
+    events: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// The plugin the endpoint runs.
+    #[arg(long, default_value = "inngest")]
+    plugin: String,
+    /// The endpoint's delivery concurrency.
+    #[arg(long, default_value_t = 64)]
+    delivery_concurrency: u32,
+    /// Keep the server's data directory here (default: a temporary one).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.events == 0 || args.concurrency == 0 {
+        return Err(super::usage(
+            "--events and --concurrency must be at least 1",
+        ));
+    }
+    let temp;
+    let dir = match &args.dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+            d.clone()
+        }
+        None => {
+            temp = TempDir::new()?;
+            temp.0.clone()
+        }
+    };
+
+    let delivered = Arc::new(AtomicU64::new(0));
+    let sink = start_sink(delivered.clone()).await?;
+    let ingest = free_addr()?;
+    let admin = free_addr()?;
+    let config = dir.join("hookwasm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[server]
+listen = "{ingest}"
+data_dir = "data"
+cache_dir = "{cache}"
+allow_private_destinations = true
+
+[admin]
+listen = "{admin}"
+
+[sources.dodo]
+secrets = ["{SECRET}"]
+
+[[endpoints]]
+id = "bench"
+source = "dodo"
+plugin = "{plugin}"
+events = ["*"]
+url = "http://{sink}/e/bench-key"
+concurrency = {concurrency}
+retry = {{ schedule_secs = [0.2, 1, 2] }}
+"#,
+            plugin = args.plugin,
+            concurrency = args.delivery_concurrency,
+            // Compiled plugins survive between runs: start-up is not measured.
+            cache = std::env::temp_dir().join("hookwasm-bench-cache").display(),
+        ),
+    )?;
+    let exe = std::env::current_exe().context("finding the hookwasm binary")?;
+    let child = std::process::Command::new(exe)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .current_dir(&dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting hookwasm serve")?;
+    let mut child = KillOnDrop(child);
+    let pid = child.0.id();
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(args.concurrency)
+        .build_http();
+    wait_ready(&client, admin, &mut child.0).await?;
+
+    let secret = Secret::parse(SECRET).map_err(|e| anyhow!("{e}"))?;
+    let bodies: Vec<(String, Bytes)> = (0..args.events).map(event).collect();
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicU64::new(0));
+    let url: Arc<str> = format!("http://{ingest}/webhooks/dodo").into();
+    eprintln!(
+        "posting {} signed events of {} bytes at concurrency {} to {} ({} plugin)",
+        args.events,
+        bodies[0].1.len(),
+        args.concurrency,
+        ingest,
+        args.plugin
+    );
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..args.concurrency {
+        let (client, bodies, next, url, secret) = (
+            client.clone(),
+            bodies.clone(),
+            next.clone(),
+            url.clone(),
+            secret.clone(),
+        );
+        workers.spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some((id, body)) = bodies.get(i) else {
+                    break;
+                };
+                let ts = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                let request = http::Request::post(&*url)
+                    .header("content-type", "application/json")
+                    .header("webhook-id", id)
+                    .header("webhook-timestamp", ts.to_string())
+                    .header("webhook-signature", secret.sign(id, ts, body))
+                    .body(Full::new(body.clone()))?;
+                let sent = Instant::now();
+                let response = client.request(request).await?;
+                let status = response.status();
+                let _ = response.into_body().collect().await;
+                if !status.is_success() {
+                    bail!("event {id}: HTTP {status}");
+                }
+                latencies.push(sent.elapsed());
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        });
+    }
+    let mut latencies = Vec::with_capacity(args.events);
+    while let Some(done) = workers.join_next().await {
+        latencies.extend(done.context("a load task failed")??);
+    }
+    let acked_in = started.elapsed();
+    let want = args.events as u64;
+    let drain_deadline = Instant::now() + Duration::from_secs(600);
+    while delivered.load(Ordering::Relaxed) < want {
+        if Instant::now() > drain_deadline {
+            bail!(
+                "only {} of {want} delivered after 10 minutes",
+                delivered.load(Ordering::Relaxed)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let delivered_in = started.elapsed();
+    let rss = peak_rss_mb(pid);
+    let disk = dir_size(&dir.join("data"));
+    drop(child);
+
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let report = json!({
+        "events": args.events,
+        "concurrency": args.concurrency,
+        "plugin": args.plugin,
+        "acknowledged_per_sec": (args.events as f64 / acked_in.as_secs_f64()).round(),
+        "delivered_per_sec": (args.events as f64 / delivered_in.as_secs_f64()).round(),
+        "ack_latency_ms": { "p50": ms(pct(0.50)), "p99": ms(pct(0.99)), "max": ms(pct(1.0)) },
+        "drain_after_last_ack_ms": ms(delivered_in - acked_in),
+        "total_secs": delivered_in.as_secs_f64(),
+        "server_peak_rss_mb": rss,
+        "data_dir_mb": disk as f64 / 1e6,
+        "sink_requests": delivered.load(Ordering::Relaxed),
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Event `i`: a payment.succeeded of about 2 KB.
+fn event(i: usize) -> (String, Bytes) {
+    let id = format!("msg_bench_{i:08}");
+    let mut body = json!({
+        "business_id": "bus_bench",
+        "type": "payment.succeeded",
+        "timestamp": "2025-01-15T23:30:12.482913Z",
+        "data": {
+            "payload_type": "Payment",
+            "payment_id": format!("pay_{i:08}"),
+            "total_amount": 2159 + i % 1000,
+            "currency": "USD",
+            "customer": { "customer_id": format!("cus_{i:08}"), "email": format!("user{i}@example.com"), "name": "Jane Doe" },
+            "metadata": {},
+        }
+    });
+    let len = body.to_string().len();
+    body["data"]["metadata"]["note"] = json!("x".repeat(2048usize.saturating_sub(len + 20)));
+    (id, Bytes::from(body.to_string()))
+}
+
+async fn start_sink(delivered: Arc<AtomicU64>) -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let delivered = delivered.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+                    let delivered = delivered.clone();
+                    async move {
+                        let _ = req.into_body().collect().await;
+                        delivered.fetch_add(1, Ordering::Relaxed);
+                        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                            Bytes::from_static(b"{}"),
+                        )))
+                    }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+async fn wait_ready(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    admin: SocketAddr,
+    child: &mut std::process::Child,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            bail!("hookwasm serve exited during start: {status}");
+        }
+        let request =
+            http::Request::get(format!("http://{admin}/readyz")).body(Full::new(Bytes::new()))?;
+        if let Ok(r) = client.request(request).await
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("hookwasm serve was not ready after 120 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn free_addr() -> anyhow::Result<SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+/// The process's peak resident set (VmHWM), in MB; Linux only.
+fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some((kb / 1024.0 * 10.0).round() / 10.0)
+}
+
+fn dir_size(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// The server, killed when the benchmark ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> anyhow::Result<TempDir> {
+        let dir = std::env::temp_dir().join(format!("hookwasm-bench-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(TempDir(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
