@@ -422,3 +422,72 @@ mod tests {
         ));
     }
 }
+
+/// Arbitrary headers, secrets and bodies: parsing and verification never
+/// panic; a genuine signature verifies, and any change to the body, id or
+/// timestamp does not.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    fn header() -> impl Strategy<Value = Option<String>> {
+        prop::option::of(prop_oneof![
+            "\\PC{0,60}",
+            "v1,[A-Za-z0-9+/=]{0,60}( v1,[A-Za-z0-9+/=]{0,50}){0,3}",
+            "-?[0-9]{0,21}",
+            "[ -~]{0,80}",
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn arbitrary_input_is_an_error_never_a_panic(
+            secret in "\\PC{0,50}",
+            id in header(),
+            timestamp in header(),
+            signature in header(),
+            body in prop::collection::vec(any::<u8>(), 0..200),
+            now in any::<u32>(),
+        ) {
+            let _ = Secret::parse(&secret);
+            let verifier = Verifier::new(vec![Secret::parse(SECRET).unwrap()], Duration::from_secs(300));
+            let headers = SignedHeaders {
+                id: id.as_deref(),
+                timestamp: timestamp.as_deref(),
+                signature: signature.as_deref(),
+            };
+            let _ = verifier.verify(headers, &body, UNIX_EPOCH + Duration::from_secs(now as u64));
+        }
+
+        #[test]
+        fn only_the_signed_message_verifies(
+            id in "[a-zA-Z0-9_]{1,30}",
+            ts in 1_000_000_000i64..4_000_000_000,
+            body in prop::collection::vec(any::<u8>(), 1..200),
+            flip in any::<prop::sample::Index>(),
+        ) {
+            let secret = Secret::parse(SECRET).unwrap();
+            let verifier = Verifier::new(vec![secret.clone()], Duration::from_secs(300));
+            let signature = secret.sign(&id, ts, &body);
+            let now = UNIX_EPOCH + Duration::from_secs(ts as u64);
+            let ts_text = ts.to_string();
+            let ok = SignedHeaders { id: Some(&id), timestamp: Some(&ts_text), signature: Some(&signature) };
+            prop_assert!(verifier.verify(ok, &body, now).is_ok());
+
+            let mut changed = body.clone();
+            let i = flip.index(changed.len());
+            changed[i] ^= 0x01;
+            prop_assert!(verifier.verify(ok, &changed, now).is_err());
+            let other_id = format!("{id}x");
+            let wrong_id = SignedHeaders { id: Some(&other_id), ..ok };
+            prop_assert!(verifier.verify(wrong_id, &body, now).is_err());
+            let later = (ts + 1).to_string();
+            let wrong_ts = SignedHeaders { timestamp: Some(&later), ..ok };
+            prop_assert!(verifier.verify(wrong_ts, &body, now).is_err());
+        }
+    }
+}

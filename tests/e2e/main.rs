@@ -4,6 +4,7 @@
 mod admin;
 mod crash;
 mod examples;
+mod hardening;
 mod ingest;
 mod javascript;
 mod operator_cli;

@@ -199,6 +199,15 @@ impl Hookwasm {
     /// Like `start`, after `prepare` has been given the (empty) plugins
     /// directory, e.g. to drop a plugin file the config names.
     pub async fn start_with(rest: &str, prepare: impl FnOnce(&Path)) -> Hookwasm {
+        Hookwasm::start_full("", rest, prepare).await
+    }
+
+    /// Like `start_with`, with `server_extra` lines added to `[server]`.
+    pub async fn start_full(
+        server_extra: &str,
+        rest: &str,
+        prepare: impl FnOnce(&Path),
+    ) -> Hookwasm {
         let dir = tempfile::tempdir().unwrap();
         let ingest: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
@@ -212,7 +221,7 @@ plugins_dir = "plugins"
 cache_dir = "{cache}"
 allow_private_destinations = true
 shutdown_grace_secs = 5
-
+{server_extra}
 [admin]
 listen = "{admin}"
 token = "test-admin-token-0123456789"
@@ -291,6 +300,15 @@ secrets = ["{SECRET}"]
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The server's peak resident memory (VmHWM) so far, in MiB (Linux).
+    pub fn peak_rss_mib(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib / 1024)
     }
 
     /// `kill -9`: no shutdown, no flush.

@@ -157,6 +157,12 @@ impl Admin {
                 "starting: plugins are still loading",
             );
         }
+        if let Some(why) = self.store.failure() {
+            return fail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("store failed: {why}"),
+            );
+        }
         if let Err(e) = self.store.size_on_disk() {
             return fail(
                 StatusCode::SERVICE_UNAVAILABLE,

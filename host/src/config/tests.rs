@@ -238,3 +238,59 @@ fn values_from_the_environment_are_redacted() {
         "{debug}"
     );
 }
+
+/// Arbitrary files, and the documented one with a line changed or cut: a
+/// config either parses or is refused with "file: key: message" lines;
+/// parsing never panics.
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn check(text: &str) -> Result<(), TestCaseError> {
+        match parse(text) {
+            Ok(_) => {}
+            Err(e) => {
+                let message = e.to_string();
+                prop_assert!(!message.is_empty());
+                prop_assert!(
+                    message.contains("/etc/hookwasm/hookwasm.toml"),
+                    "{}",
+                    message
+                );
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1500))]
+        #[test]
+        fn any_text_parses_or_is_refused_clearly(text in "\\PC{0,300}") {
+            check(&text)?;
+        }
+
+        #[test]
+        fn a_changed_line_parses_or_is_refused_clearly(
+            line in any::<prop::sample::Index>(),
+            replacement in prop_oneof![
+                "[a-z_]{1,12} = [0-9]{1,6}",
+                "[a-z_]{1,12} = \"\\PC{0,20}\"",
+                "\\[\\[?[a-z.]{1,12}\\]\\]?",
+                "[ -~]{0,40}",
+                Just(String::new()),
+            ],
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut lines: Vec<String> = BASE.lines().map(str::to_string).collect();
+            let i = line.index(lines.len());
+            lines[i] = replacement;
+            check(&lines.join("\n"))?;
+            let text = BASE;
+            let mut end = cut.index(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            check(&text[..end])?;
+        }
+    }
+}

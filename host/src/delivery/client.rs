@@ -218,6 +218,15 @@ fn classify(e: hyper_util::client::legacy::Error) -> SendError {
         if let Some(blocked) = err.downcast_ref::<BlockedAddress>() {
             return SendError::Blocked(blocked.0.clone());
         }
+        // An io::Error's `source()` skips the error it wraps (the resolver's
+        // BlockedAddress): look inside it too.
+        if let Some(blocked) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<BlockedAddress>())
+        {
+            return SendError::Blocked(blocked.0.clone());
+        }
         source = err.source();
     }
     let detail = error_chain(&e);

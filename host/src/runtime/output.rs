@@ -317,3 +317,56 @@ mod tests {
         assert!(err.len() < 300, "{err}");
     }
 }
+
+/// Arbitrary plugin output: validation never panics, and whatever it
+/// accepts is safe to send (the endpoint's origin, no header injection,
+/// no framing headers, bounded body).
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use bindings::{Header, Request};
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,40}",
+            "[ -~\r\n\t]{0,40}",
+            Just("POST".to_string()),
+            Just("https://hooks.example.com/in?x=1".to_string()),
+            Just("https://hooks.example.com.evil.test/in".to_string()),
+            Just("http://hooks.example.com/in".to_string()),
+            Just("content-length".to_string()),
+            Just("Host".to_string()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn any_output_is_refused_or_safe(
+            method in text(),
+            url in text(),
+            headers in prop::collection::vec((text(), text()), 0..6),
+            body in prop::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let policy = OutputPolicy::for_base(Some("https://hooks.example.com/base"), 256);
+            let request = Request {
+                method,
+                url,
+                headers: headers.into_iter().map(|(name, value)| Header { name, value }).collect(),
+                body,
+            };
+            if let Ok(valid) = validate(request, &policy) {
+                let parsed = url::Url::parse(&valid.url).unwrap();
+                prop_assert_eq!(parsed.origin(), url::Url::parse("https://hooks.example.com/").unwrap().origin());
+                prop_assert!(valid.body.len() <= 256);
+                for (name, value) in &valid.headers {
+                    prop_assert!(!value.contains(['\r', '\n']));
+                    prop_assert!(HeaderName::from_bytes(name.as_bytes()).is_ok());
+                    prop_assert!(!["host", "content-length", "transfer-encoding", "connection"]
+                        .contains(&name.to_ascii_lowercase().as_str()));
+                }
+            }
+        }
+    }
+}

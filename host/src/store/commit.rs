@@ -1,8 +1,16 @@
 //! Group commit: many concurrent writers wait for one fsync. Each ingest
 //! queues a waiter; a dedicated thread flushes the database once for every
 //! waiter queued so far, so the cost of durability is shared under load.
+//!
+//! A flush that fails (disk full, I/O error) or does not finish within
+//! [`COMMIT_TIMEOUT`] marks the store failed: sled cannot continue after an
+//! I/O error (its flush then waits forever), so every later commit fails at
+//! once and the server answers 503 until it reopens the database (see
+//! `server::storage_watchdog`).
 
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
@@ -10,9 +18,13 @@ use super::StoreError;
 
 type Waiter = oneshot::Sender<Result<(), String>>;
 
+/// How long an acknowledgement may wait for the disk.
+pub const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub struct Committer {
     queue: Option<mpsc::Sender<Waiter>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    failure: Arc<Mutex<Option<String>>>,
 }
 
 impl Committer {
@@ -33,31 +45,64 @@ impl Committer {
         Ok(Committer {
             queue: Some(queue),
             thread: Some(thread),
+            failure: Arc::default(),
         })
+    }
+
+    /// Why the store can no longer make writes durable, if it cannot.
+    pub fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Marks the store failed (the first reason is kept) and returns the
+    /// error to report.
+    pub fn fail(&self, why: String) -> StoreError {
+        let mut failure = self
+            .failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if failure.is_none() {
+            tracing::error!("the store can no longer write durably: {why}");
+            *failure = Some(why.clone());
+        }
+        StoreError::Storage(why)
     }
 
     /// Resolves once everything written before the call is on disk.
     pub async fn commit(&self) -> Result<(), StoreError> {
+        if let Some(why) = self.failure() {
+            return Err(StoreError::Storage(why));
+        }
         let (tx, rx) = oneshot::channel();
         self.queue
             .as_ref()
             .ok_or_else(|| StoreError::Storage("the store is closed".into()))?
             .send(tx)
             .map_err(|_| StoreError::Storage("the commit thread has stopped".into()))?;
-        match rx.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::Storage(format!("flush failed: {e}"))),
-            Err(_) => Err(StoreError::Storage("the commit thread has stopped".into())),
+        match tokio::time::timeout(COMMIT_TIMEOUT, rx).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(self.fail(format!("flush failed: {e}"))),
+            Ok(Err(_)) => Err(self.fail("the commit thread has stopped".into())),
+            Err(_) => Err(self.fail(format!(
+                "the disk did not confirm a write within {} s",
+                COMMIT_TIMEOUT.as_secs()
+            ))),
         }
     }
 }
 
 impl Drop for Committer {
     /// Stops the thread and waits for it, so the database (and its lock)
-    /// is released when the store is dropped.
+    /// is released when the store is dropped. A thread stuck in a failed
+    /// flush is left behind rather than hanging shutdown.
     fn drop(&mut self) {
         self.queue.take();
-        if let Some(thread) = self.thread.take() {
+        if let Some(thread) = self.thread.take()
+            && self.failure().is_none()
+        {
             let _ = thread.join();
         }
     }

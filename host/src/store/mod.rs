@@ -155,4 +155,7 @@ pub trait Store: Send + Sync + 'static {
         budget: usize,
     ) -> Result<(Purged, Option<EventId>)>;
     fn size_on_disk(&self) -> Result<u64>;
+    /// Why the store can no longer make writes durable (a failed or hung
+    /// flush), if so; it stays failed until reopened.
+    fn failure(&self) -> Option<String>;
 }

@@ -434,3 +434,88 @@ mod tests {
         );
     }
 }
+
+/// Arbitrary payloads: reading the envelope and any field of it, as money,
+/// a date-time, a string or a bool, is a value or an error, never a panic.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<u64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+            "\\PC{0,24}".prop_map(Value::String),
+            "-?[0-9]{0,25}".prop_map(Value::String),
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,12})?(Z|[+-][0-9]{2}:[0-9]{2})?"
+                .prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 40, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("data".to_string()),
+                        Just("customer".to_string()),
+                        Just("total_amount".to_string()),
+                        Just("currency".to_string()),
+                        Just("created_at".to_string()),
+                        "[a-z_]{1,10}",
+                    ],
+                    inner,
+                    0..5
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn exercise(envelope: &Envelope, path: &str, currency: &str) {
+        for field in [
+            envelope.field(path),
+            envelope.data(),
+            envelope.customer(),
+            envelope.timestamp(),
+        ] {
+            let _ = field.money(currency);
+            let _ = field.require_money(currency);
+            let _ = field.unix_millis();
+            let _ = field.unix_seconds();
+            let _ = field.non_empty_str();
+            let _ = field.bool();
+            let _ = field.at(0).get("x").or(0);
+        }
+        let _ = envelope.currency();
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn any_bytes_are_an_envelope_or_an_error(text in "\\PC{0,200}") {
+            if let Ok(envelope) = Envelope::parse(&text) {
+                exercise(&envelope, "data.total_amount", "USD");
+            }
+        }
+
+        #[test]
+        fn any_json_fields_read_without_panicking(
+            data in any_json(),
+            path in "[a-z_.]{0,30}",
+            currency in prop_oneof!["[A-Z]{3}", "\\PC{0,5}"],
+        ) {
+            let root = json!({ "business_id": "b", "type": "payment.succeeded", "timestamp": "2025-01-15T23:30:12Z", "data": data });
+            if let Ok(envelope) = Envelope::from_value(root) {
+                exercise(&envelope, &path, &currency);
+            }
+            let text = serde_json::to_string(&data).unwrap();
+            if let Ok(envelope) = Envelope::parse(&text) {
+                exercise(&envelope, &path, &currency);
+            }
+        }
+    }
+}

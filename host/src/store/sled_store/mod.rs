@@ -237,6 +237,11 @@ impl Store for SledStore {
         endpoints: &[String],
         dedupe_window: Duration,
     ) -> Result<Ingested> {
+        // After a failed flush sled cannot make anything durable: refuse at
+        // once (503) rather than queue behind it.
+        if let Some(why) = self.committer.failure() {
+            return Err(StoreError::Storage(why));
+        }
         let now = event.received_at;
         let window = dedupe_window.as_millis() as u64;
         let wkey = webhook_key(&event.source, &event.webhook_id);
@@ -273,7 +278,12 @@ impl Store for SledStore {
                     Ok(None)
                 },
             )
-            .map_err(tx_error)?;
+            .map_err(|e| match tx_error(e) {
+                // sled stops durable writes after an I/O error: fail the
+                // store so that it is reopened.
+                StoreError::Storage(why) => self.committer.fail(why),
+                other => other,
+            })?;
 
         // Whether new or a repeat, answer only once it is on disk: a repeat
         // may race the first copy's commit.
@@ -734,6 +744,10 @@ impl Store for SledStore {
 
     fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.size_on_disk()?)
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.committer.failure()
     }
 }
 
