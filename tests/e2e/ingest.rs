@@ -31,7 +31,9 @@ async fn bad_requests_are_refused_and_nothing_is_stored() {
     let url = server.url("/webhooks/dodo");
     let now = now_secs();
 
-    let mut cases: Vec<(&str, Vec<(String, String)>, Vec<u8>, u16, &str)> = Vec::new();
+    // (what, headers, body, status, error text)
+    type Case<'a> = (&'a str, Vec<(String, String)>, Vec<u8>, u16, &'a str);
+    let mut cases: Vec<Case> = Vec::new();
     let mut wrong = signed_headers("msg_bad", now, &body);
     wrong[3].1 = "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=".into();
     cases.push((

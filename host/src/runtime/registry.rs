@@ -47,8 +47,11 @@ struct State {
     seen: HashMap<PathBuf, (Option<SystemTime>, u64, String)>,
     /// Endpoint scripts (`script = "…"`): (path, engine hash) → (modified,
     /// len, plugin); a reloaded engine or an edited file builds a new one.
-    scripts: HashMap<(PathBuf, String), (Option<SystemTime>, u64, Arc<Plugin>)>,
+    scripts: HashMap<(PathBuf, String), ScriptEntry>,
 }
+
+/// An endpoint script's plugin, with the file's (modified, len) it was built from.
+type ScriptEntry = (Option<SystemTime>, u64, Arc<Plugin>);
 
 /// A loaded plugin, as `hookwasm plugin list` and the admin API show it.
 #[derive(Clone, Debug, Serialize)]
