@@ -2,6 +2,7 @@
 //! standing in for the destinations, real sled on disk.
 
 mod admin;
+mod cli;
 mod crash;
 mod examples;
 mod hardening;

@@ -248,6 +248,11 @@ secrets = ["{SECRET}"]
         server
     }
 
+    /// The config file the server runs with.
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
     pub fn log_path(&self, run: usize) -> PathBuf {
         self.dir.path().join(format!("server-{run}.log"))
     }

@@ -1,0 +1,134 @@
+//! `hookwasm config check` and `hookwasm send` as a user runs them, and the
+//! per-endpoint concurrency cap holding under load.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::support::*;
+
+fn hookwasm(args: &[&str], dir: &std::path::Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hookwasm"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("HOOKWASM_CONFIG")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn config_check_accepts_the_example_and_names_each_mistake() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (code, stdout, stderr) = hookwasm(&["config", "check", "-c", "hookwasm.toml"], &root);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("hookwasm.toml: ok"), "{stdout}");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[server]\nlisten = \"127.0.0.1:8080\"\nlisten_port = 1\n\n[[endpoints]]\nid = \"x\"\nsource = \"nope\"\nplugin = \"loops\"\nevents = [\"*\"]\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = hookwasm(&["config", "check", "-c", "bad.toml"], dir.path());
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("bad.toml"), "{stderr}");
+    assert!(stderr.contains("listen_port"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let (code, _, stderr) = hookwasm(&["config", "check", "-c", "missing.toml"], dir.path());
+    assert_eq!(code, 2);
+    assert!(stderr.contains("missing.toml"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_signs_with_the_sources_secret_and_the_event_is_delivered() {
+    let sink = Sink::ok().await;
+    let config = format!(
+        "[[endpoints]]\nid = \"inngest\"\nsource = \"dodo\"\nplugin = \"inngest\"\nevents = [\"*\"]\nurl = \"{}\"\n",
+        sink.url("/e/key")
+    );
+    let server = Hookwasm::start(&config).await;
+    let event = fixtures().join("dodo/payment.succeeded.json");
+    let config_path = server.config_path().display().to_string();
+    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        hookwasm(
+            &[
+                "send",
+                &event.display().to_string(),
+                "--config",
+                &config_path,
+                "--id",
+                "msg_sent_1",
+            ],
+            std::path::Path::new("/"),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.starts_with("HTTP 200"), "{stdout}");
+    sink.wait_for(1, Duration::from_secs(30)).await;
+    let (status, detail) = admin_get(&server, "/v1/events/msg_sent_1").await;
+    assert_eq!(status, 200, "{detail}");
+
+    // A wrong secret is the server's 401, and exit status 1.
+    let event = fixtures().join("dodo/payment.succeeded.json");
+    let to = server.url("/webhooks/dodo");
+    let (code, stdout, _) = tokio::task::spawn_blocking(move || {
+        hookwasm(
+            &[
+                "send",
+                &event.display().to_string(),
+                "--to",
+                &to,
+                "--secret",
+                "whsec_MDEyMzQ1Njc4OWFiY2RlZg==",
+            ],
+            std::path::Path::new("/"),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 1);
+    assert!(stdout.starts_with("HTTP 401"), "{stdout}");
+}
+
+// Eight workers: the sink holds each request on a worker thread, so the test
+// runtime itself must allow more requests at once than the cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn the_concurrency_cap_holds_under_load() {
+    const CAP: usize = 3;
+    const EVENTS: usize = 30;
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let sink = {
+        let (in_flight, most) = (in_flight.clone(), most.clone());
+        Sink::start(move |_, _| {
+            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            // The sink's handler runs on its own task per request: holding it
+            // keeps the request in flight.
+            std::thread::sleep(Duration::from_millis(50));
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            (200, vec![], "{}".into())
+        })
+        .await
+    };
+    let config = format!(
+        "[[endpoints]]\nid = \"capped\"\nsource = \"dodo\"\nplugin = \"inngest\"\nevents = [\"*\"]\nurl = \"{}\"\nconcurrency = {CAP}\n",
+        sink.url("/e/key")
+    );
+    let server = Hookwasm::start(&config).await;
+    let ids: Vec<String> = (0..EVENTS).map(|n| format!("msg_{n:05}")).collect();
+    let acked = super::crash::post_all(&server, ids, 8).await;
+    assert_eq!(acked.len(), EVENTS);
+    sink.wait_for(EVENTS, Duration::from_secs(60)).await;
+    let most = most.load(Ordering::SeqCst);
+    assert_eq!(most, CAP, "{most} requests in flight at once, cap {CAP}");
+    eprintln!("concurrency cap {CAP}: at most {most} in flight over {EVENTS} deliveries");
+}
