@@ -31,7 +31,13 @@ pub fn event_body(n: usize) -> Vec<u8> {
 /// Posts `ids` with `concurrency` requests in flight; returns the ids that
 /// were acknowledged with 200.
 pub async fn post_all(server: &Hookwasm, ids: Vec<String>, concurrency: usize) -> Vec<String> {
-    let url = Arc::new(server.url("/webhooks/dodo"));
+    post_all_to(&server.url(""), ids, concurrency).await
+}
+
+/// `post_all` against a server's base URL, which may go away meanwhile
+/// (a refused post is simply not acknowledged).
+pub async fn post_all_to(base: &str, ids: Vec<String>, concurrency: usize) -> Vec<String> {
+    let url = Arc::new(format!("{base}/webhooks/dodo"));
     let queue = Arc::new(std::sync::Mutex::new(ids));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency {

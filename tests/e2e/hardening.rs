@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::crash::{event_body, post_all};
+use super::crash::{post_all, post_all_to};
 use super::support::*;
 
 fn keys(sink: &Sink) -> HashSet<String> {
@@ -102,36 +102,6 @@ retry = {{ schedule_secs = [0.1, 0.2, 0.3, 0.5, 0.5, 0.5, 1, 1, 1, 1, 1, 1, 1, 1
         want.len(),
         sink.count()
     );
-}
-
-/// `post_all` against a base URL (the server may be killed meanwhile).
-async fn post_all_to(base: &str, ids: Vec<String>, concurrency: usize) -> Vec<String> {
-    let url = format!("{base}/webhooks/dodo");
-    let queue = Arc::new(std::sync::Mutex::new(ids));
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
-        let (url, queue) = (url.clone(), queue.clone());
-        workers.spawn(async move {
-            let mut acked = Vec::new();
-            loop {
-                let Some(id) = queue.lock().unwrap().pop() else {
-                    return acked;
-                };
-                let n: usize = id.trim_start_matches("msg_").parse().unwrap_or(0);
-                let body = event_body(n);
-                if let Ok((200, _)) =
-                    post(&url, &signed_headers(&id, now_secs(), &body), body).await
-                {
-                    acked.push(id);
-                }
-            }
-        });
-    }
-    let mut acked = Vec::new();
-    while let Some(done) = workers.join_next().await {
-        acked.extend(done.unwrap());
-    }
-    acked
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
