@@ -15,7 +15,9 @@ test:
 # Benchmarks: per-event plugin cost, and the end-to-end load test.
 bench:
     cargo bench -p hookwasm --bench transform
+    cargo bench -p hookwasm --bench store
     cargo run --release -p hookwasm -- bench
+    python3 host/benches/reload_latency.py
 
 # Build the plugins for wasm32-wasip2 alone (host/build.rs does this too).
 plugins:
