@@ -241,17 +241,7 @@ async fn retry_resends_the_stored_request_and_replay_runs_the_fixed_plugin() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recover_a_window_and_replay_missing_for_a_new_endpoint_and_metrics_move() {
     let healthy = Arc::new(AtomicBool::new(false));
-    let sink = {
-        let healthy = healthy.clone();
-        Sink::start(move |_, _| {
-            if healthy.load(Ordering::SeqCst) {
-                (200, vec![], "{}".into())
-            } else {
-                (400, vec![], "down".into())
-            }
-        })
-        .await
-    };
+    let sink = Sink::until_healthy(healthy.clone(), (400, "down")).await;
     let late = Sink::ok().await;
     let first = format!(
         "[[endpoints]]\nid = \"flaky\"\nsource = \"dodo\"\nplugin = \"inngest\"\nevents = [\"*\"]\nurl = \"{}\"\n",

@@ -109,17 +109,7 @@ async fn an_outage_drains_afterwards_within_the_rate_limit() {
     const EVENTS: usize = 150;
     const RATE: f64 = 50.0;
     let up = Arc::new(AtomicBool::new(false));
-    let sink = {
-        let up = up.clone();
-        Sink::start(move |_, _| {
-            if up.load(Ordering::SeqCst) {
-                (200, vec![], "{}".into())
-            } else {
-                (503, vec![], "down for maintenance".into())
-            }
-        })
-        .await
-    };
+    let sink = Sink::until_healthy(up.clone(), (503, "down for maintenance")).await;
     let config = format!(
         r#"
 [[endpoints]]
@@ -299,11 +289,17 @@ rate_limit_per_sec = 2
     let (status, answer) = server.post_signed("dodo", &id, &body).await;
     assert_eq!(status, 200, "{answer}");
     // And the slow one is cut off after the header timeout.
+    // (read_to_end ends with Ok only when the server closes the connection;
+    // a server that kept it open would hit the 10 s read timeout: Err.)
     slow.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let mut rest = Vec::new();
-    let _ = slow.read_to_end(&mut rest);
+    let closed = slow.read_to_end(&mut rest);
     let text = String::from_utf8_lossy(&rest);
+    assert!(
+        closed.is_ok(),
+        "the slow connection was not closed: {closed:?}"
+    );
     assert!(
         text.is_empty() || text.starts_with("HTTP/1.1 408"),
         "{text}"

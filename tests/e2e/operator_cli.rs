@@ -42,17 +42,7 @@ fn json_of(server: &Hookwasm, args: &[&str]) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operators_see_and_recover_dead_letters_from_the_cli() {
     let healthy = Arc::new(AtomicBool::new(false));
-    let sink = {
-        let healthy = healthy.clone();
-        Sink::start(move |_, _| {
-            if healthy.load(Ordering::SeqCst) {
-                (200, vec![], "{}".into())
-            } else {
-                (400, vec![], "rejected".into())
-            }
-        })
-        .await
-    };
+    let sink = Sink::until_healthy(healthy.clone(), (400, "rejected")).await;
     let config = format!(
         "[[endpoints]]\nid = \"flaky\"\nsource = \"dodo\"\nplugin = \"inngest\"\nevents = [\"*\"]\nurl = \"{}\"\n",
         sink.url("/e/k")

@@ -56,6 +56,22 @@ impl Sink {
         Sink::start(|_, _| (200, vec![], "{}".into())).await
     }
 
+    /// Answers `failing` (status, body) until `healthy` is set, then 200 `{}`:
+    /// a destination that is down, then back.
+    pub async fn until_healthy(
+        healthy: Arc<std::sync::atomic::AtomicBool>,
+        failing: (u16, &'static str),
+    ) -> Sink {
+        Sink::start(move |_, _| {
+            if healthy.load(std::sync::atomic::Ordering::SeqCst) {
+                (200, vec![], "{}".into())
+            } else {
+                (failing.0, vec![], failing.1.into())
+            }
+        })
+        .await
+    }
+
     /// `respond(request, n)` decides the answer to the n-th request (0-based).
     pub async fn start(
         respond: impl Fn(&Received, usize) -> Reply + Send + Sync + 'static,

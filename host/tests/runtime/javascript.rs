@@ -89,14 +89,7 @@ async fn every_seed_handler_matches_node() {
             (Ok(Transformed::Skip(reason)), "skip") => expect["reason"] == reason.as_str(),
             (Ok(Transformed::Deliver(request)), "deliver") => {
                 let want = &expect["request"];
-                let headers: serde_json::Map<String, Value> = request
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                    .collect();
-                request.method == want["method"]
-                    && request.url == want["url"]
-                    && Value::Object(headers) == want["headers"]
+                super::same_head(request, want)
                     && want["body"].as_str() == std::str::from_utf8(&request.body).ok()
             }
             _ => false,

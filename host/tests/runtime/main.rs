@@ -61,3 +61,17 @@ pub fn input(event_type: &str, payload: &str) -> TransformInput {
         settings: Vec::new(),
     }
 }
+
+/// Whether `request` has the expected method, URL and exact headers (the
+/// `request` object of an expected-result file); callers check the body,
+/// which the fixtures hold as JSON or as exact text.
+pub fn same_head(request: &hookwasm::runtime::ValidRequest, want: &serde_json::Value) -> bool {
+    let headers: serde_json::Map<String, serde_json::Value> = request
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    request.method == want["method"]
+        && request.url == want["url"]
+        && serde_json::Value::Object(headers) == want["headers"]
+}
