@@ -48,10 +48,10 @@ fn main() {
             workspace.join("plugins").join(dir).display()
         );
     }
-    println!(
-        "cargo::rerun-if-changed={}",
-        workspace.join("Cargo.lock").display()
-    );
+    // Cargo.toml holds the `plugin` profile the guests are built with.
+    for file in ["Cargo.lock", "Cargo.toml"] {
+        println!("cargo::rerun-if-changed={}", workspace.join(file).display());
+    }
     println!("cargo::rerun-if-env-changed=HOOKWASM_GUEST_PROFILE");
 
     let target_dir = guest_target_dir(&out_dir);

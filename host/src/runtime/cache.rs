@@ -2,6 +2,7 @@
 //! configuration, so a restart loads plugins in milliseconds instead of
 //! compiling them again.
 
+use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
@@ -28,13 +29,16 @@ impl ArtifactCache {
     }
 
     /// The cached artifact for `wasm` (whose sha256 is `wasm_hash`), compiling
-    /// and storing it on a miss. A cache that cannot be read or written only
-    /// costs time: the component is compiled in memory instead.
-    pub fn load_or_compile(
+    /// and storing it on a miss. On a miss `prepare` turns the wasm into what
+    /// is compiled (the pre-initialized snapshot, see `snapshot.rs`), so the
+    /// cache holds the prepared form. A cache that cannot be read or written
+    /// only costs time: the component is compiled in memory instead.
+    pub fn load_or_compile<'w>(
         &self,
         engine: &Engine,
-        wasm: &[u8],
+        wasm: &'w [u8],
         wasm_hash: &str,
+        prepare: impl FnOnce(&'w [u8]) -> Result<Cow<'w, [u8]>, LoadError>,
     ) -> Result<(Component, CacheStatus), LoadError> {
         let path = self
             .dir
@@ -53,7 +57,7 @@ impl ArtifactCache {
             }
         }
         let compiled = engine
-            .precompile_component(wasm)
+            .precompile_component(&prepare(wasm)?)
             .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
         if let Err(e) = self.store(&path, &compiled) {
             tracing::warn!(dir = %self.dir.display(), "could not cache a compiled plugin: {e}");
@@ -74,15 +78,25 @@ impl ArtifactCache {
 }
 
 /// Compiles without a cache.
-pub fn compile(engine: &Engine, wasm: &[u8]) -> Result<Component, LoadError> {
-    Component::new(engine, wasm).map_err(|e| LoadError::Compile(format!("{e:#}")))
+pub fn compile<'w>(
+    engine: &Engine,
+    wasm: &'w [u8],
+    prepare: impl FnOnce(&'w [u8]) -> Result<Cow<'w, [u8]>, LoadError>,
+) -> Result<Component, LoadError> {
+    Component::new(engine, &prepare(wasm)?).map_err(|e| LoadError::Compile(format!("{e:#}")))
 }
 
+/// Bumped when what `prepare` does to a plugin changes (2: snapshots of
+/// `wizer-initialize`), so artifacts prepared the old way are not reused.
+const PREPARE_VERSION: u32 = 2;
+
 /// A stable digest of everything in the engine that makes an artifact
-/// incompatible: wasmtime's version, target and compilation settings.
+/// incompatible: wasmtime's version, target and compilation settings, and
+/// how plugins are prepared.
 fn engine_hash(engine: &Engine) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
+    PREPARE_VERSION.hash(&mut hasher);
     hasher.finish()
 }
 

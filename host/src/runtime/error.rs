@@ -15,6 +15,8 @@ pub enum LoadError {
          nothing beyond WASI 0.2): {0}"
     )]
     Link(String),
+    #[error("could not pre-initialize the plugin: {0}")]
+    Snapshot(String),
     #[error("reading {path}: {source}")]
     Io {
         path: String,

@@ -16,6 +16,7 @@ pub mod plugin;
 pub mod registry;
 pub mod report;
 mod sandbox;
+pub mod snapshot;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -106,6 +107,8 @@ pub struct Runtime {
     /// The threads plugin code runs on, apart from the I/O threads. Dropped
     /// with `shutdown_background` so a `Runtime` may be dropped anywhere.
     exec: Option<tokio::runtime::Runtime>,
+    /// Held while a script snapshot is built, so they run one at a time.
+    snapshots: std::sync::Mutex<()>,
 }
 
 impl Runtime {
@@ -133,6 +136,7 @@ impl Runtime {
             config,
             ticker,
             exec: Some(exec),
+            snapshots: std::sync::Mutex::new(()),
         }))
     }
 
@@ -178,6 +182,12 @@ impl Runtime {
 
     pub(crate) fn slots(&self) -> &Semaphore {
         &self.slots
+    }
+
+    pub(crate) fn snapshot_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.snapshots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -1,8 +1,9 @@
 //! One loaded plugin: compiled once, linked into an `InstancePre`, and called
 //! with a fresh `Store` and instance per event.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
@@ -13,6 +14,7 @@ use super::bindings::{self, Outcome, TransformerPre};
 use super::cache::{self, CacheStatus};
 use super::meta::{self, PluginMeta};
 use super::output::{self, OutputPolicy, ValidRequest};
+use super::snapshot;
 use super::{CallState, Limits, LoadError, Runtime, TransformError};
 
 /// Where a plugin's bytes came from.
@@ -75,6 +77,11 @@ pub struct Plugin {
     hash: String,
     script: Option<Script>,
     pre: TransformerPre<CallState>,
+    /// A JavaScript engine's bytes, kept to build script snapshots from.
+    engine_bytes: Option<Arc<[u8]>>,
+    /// For a script plugin: the engine pre-initialized with this script
+    /// (see [`Plugin::specialize`]); calls use it once it is ready.
+    specialized: OnceLock<TransformerPre<CallState>>,
     runtime: Arc<Runtime>,
     loaded_at: SystemTime,
     load_time: Duration,
@@ -107,10 +114,11 @@ impl Plugin {
     ) -> Result<Plugin, LoadError> {
         let started = Instant::now();
         let hash = hash_bytes(bytes);
+        let prepare = |wasm| Ok(prepare(runtime, name, wasm));
         let (component, cache_status) = match runtime.cache() {
-            Some(cache) => cache.load_or_compile(runtime.engine(), bytes, &hash)?,
+            Some(cache) => cache.load_or_compile(runtime.engine(), bytes, &hash, prepare)?,
             None => (
-                cache::compile(runtime.engine(), bytes)?,
+                cache::compile(runtime.engine(), bytes, prepare)?,
                 CacheStatus::Disabled,
             ),
         };
@@ -120,6 +128,8 @@ impl Plugin {
             .map_err(|e| LoadError::Link(format!("{e:#}")))?;
         let pre =
             TransformerPre::new(instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let engine_bytes =
+            snapshot::exports_function(bytes, snapshot::SCRIPT_EXPORT).then(|| Arc::from(bytes));
         Ok(Plugin {
             name: name.to_string(),
             source,
@@ -127,6 +137,8 @@ impl Plugin {
             hash,
             script: None,
             pre,
+            engine_bytes,
+            specialized: OnceLock::new(),
             runtime: runtime.clone(),
             loaded_at: SystemTime::now(),
             load_time: started.elapsed(),
@@ -152,6 +164,8 @@ impl Plugin {
             hash: hash_bytes(script.source.as_bytes()),
             script: Some(script),
             pre: self.pre.clone(),
+            engine_bytes: self.engine_bytes.clone(),
+            specialized: OnceLock::new(),
             runtime: self.runtime.clone(),
             loaded_at: SystemTime::now(),
             load_time: Duration::ZERO,
@@ -161,6 +175,99 @@ impl Plugin {
 
     pub fn script(&self) -> Option<&Script> {
         self.script.as_ref()
+    }
+
+    /// Builds this script plugin's own snapshot: the engine with the
+    /// script's top-level code already run (the handler parsed and
+    /// compiled), compiled and cached like any plugin. Until it is ready,
+    /// calls run on the shared engine, which evaluates the script per event:
+    /// the same result, slower. Does nothing for other plugins, or when the
+    /// engine has no `prepare-script`; a script whose top-level code throws
+    /// keeps the shared engine, where each event reports the error.
+    pub fn specialize(&self) -> Result<(), LoadError> {
+        let (Some(script), Some(engine)) = (&self.script, &self.engine_bytes) else {
+            return Ok(());
+        };
+        if self.specialized.get().is_some() {
+            return Ok(());
+        }
+        // Keyed by engine, name and source: the name is in the handler's
+        // error messages, which the snapshot holds compiled.
+        let key = hash_bytes(
+            format!("{}\0{}\0{}", hash_bytes(engine), script.name, script.source).as_bytes(),
+        );
+        let runtime = &self.runtime;
+        // Unlike a plugin's own initializer, a failure here is an error: the
+        // shared engine already covers this script.
+        let prepare = |wasm| match snapshot::preinitialize(
+            runtime,
+            wasm,
+            Some((&script.name, &script.source)),
+        ) {
+            Ok(Some(snapshot)) => Ok(Cow::Owned(snapshot)),
+            Ok(None) => Err(LoadError::Snapshot(format!(
+                "the engine does not export `{}`",
+                snapshot::INIT_EXPORT
+            ))),
+            Err(e) => Err(LoadError::Snapshot(e.to_string())),
+        };
+        let component = match runtime.cache() {
+            Some(cache) => {
+                cache
+                    .load_or_compile(runtime.engine(), engine, &key, prepare)?
+                    .0
+            }
+            None => cache::compile(runtime.engine(), engine, prepare)?,
+        };
+        let instance_pre = runtime
+            .linker()
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let pre =
+            TransformerPre::new(instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let _ = self.specialized.set(pre);
+        Ok(())
+    }
+
+    /// [`Plugin::specialize`] on a background thread, one at a time (a
+    /// compile takes seconds and both cores), and only while the plugin is
+    /// still in use.
+    pub fn specialize_in_background(self: &Arc<Self>) {
+        if self.script.is_none() || self.engine_bytes.is_none() {
+            return;
+        }
+        let plugin = Arc::downgrade(self);
+        let spawned = std::thread::Builder::new()
+            .name("hookwasm-snapshot".into())
+            .spawn(move || {
+                let Some(runtime) = plugin.upgrade().map(|p| p.runtime.clone()) else {
+                    return;
+                };
+                let _one_at_a_time = runtime.snapshot_lock();
+                let Some(plugin) = plugin.upgrade() else {
+                    return;
+                };
+                let started = Instant::now();
+                match plugin.specialize() {
+                    Ok(()) => tracing::info!(
+                        plugin = %plugin.name,
+                        took_ms = started.elapsed().as_millis() as u64,
+                        "script snapshot ready"
+                    ),
+                    Err(e) => tracing::warn!(
+                        plugin = %plugin.name,
+                        "no script snapshot, the script is evaluated per event: {e}"
+                    ),
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(plugin = %self.name, "could not start the snapshot thread: {e}");
+        }
+    }
+
+    /// Whether calls run on this script's own snapshot yet.
+    pub fn is_specialized(&self) -> bool {
+        self.specialized.get().is_some()
     }
 
     pub fn name(&self) -> &str {
@@ -265,8 +372,9 @@ impl Plugin {
         };
         // The timeout also covers time a plugin spends blocked in a host
         // call (e.g. a WASI sleep), which epoch interruption cannot reach.
+        let pre = self.specialized.get().unwrap_or(&self.pre);
         let result = tokio::time::timeout(limits.timeout, async {
-            let instance = self.pre.instantiate_async(&mut store).await?;
+            let instance = pre.instantiate_async(&mut store).await?;
             instance.call_transform(&mut store, &event).await
         })
         .await;
@@ -319,6 +427,25 @@ impl Plugin {
             }
         }
         stderr
+    }
+}
+
+/// What gets compiled for `wasm`: its pre-initialized snapshot when it
+/// exports an initializer. A failed snapshot is not fatal — the plugin
+/// then does its set-up on every call, slower but correct — so it is logged
+/// and the plugin loads as it is.
+fn prepare<'a>(runtime: &Runtime, name: &str, wasm: &'a [u8]) -> Cow<'a, [u8]> {
+    let started = Instant::now();
+    match snapshot::preinitialize(runtime, wasm, None) {
+        Ok(Some(snapshot)) => {
+            tracing::debug!(plugin = %name, elapsed_ms = started.elapsed().as_millis() as u64, "pre-initialized the plugin");
+            Cow::Owned(snapshot)
+        }
+        Ok(None) => Cow::Borrowed(wasm),
+        Err(e) => {
+            tracing::warn!(plugin = %name, "could not pre-initialize the plugin, loading it as it is: {e}");
+            Cow::Borrowed(wasm)
+        }
     }
 }
 

@@ -136,6 +136,7 @@ impl PluginRegistry {
         };
         let built =
             Arc::new(engine.with_script(plugin, PluginSource::File(path.to_path_buf()), script));
+        built.specialize_in_background();
         let mut state = self.write();
         state.scripts.retain(|(p, _), _| p != path);
         state
@@ -402,11 +403,15 @@ impl PluginRegistry {
     fn install(&self, plugin: Plugin, path: Option<&PathBuf>) {
         let name = plugin.name().to_string();
         let plugin = Arc::new(plugin);
+        plugin.specialize_in_background();
         let previous = {
             let mut state = self.write();
             state.problems.remove(&name);
             state.loaded.insert(name.clone(), plugin.clone())
         };
+        if name == JS_ENGINE && previous.is_some() {
+            self.rebuild_scripts(&plugin);
+        }
         let took_ms = plugin.load_time().as_millis() as u64;
         let cache = format!("{:?}", plugin.cache_status()).to_lowercase();
         match (previous, path) {
@@ -430,6 +435,31 @@ impl PluginRegistry {
             }
         }
         self.changed.notify_waiters();
+    }
+
+    /// A new JavaScript engine: the `.js` plugins move onto it (endpoint
+    /// scripts follow by themselves, keyed by the engine's hash).
+    fn rebuild_scripts(&self, engine: &Arc<Plugin>) {
+        let rebuilt: Vec<Arc<Plugin>> = self
+            .read()
+            .loaded
+            .values()
+            .filter_map(|p| {
+                let script = p.script()?.clone();
+                Some(Arc::new(engine.with_script(
+                    p.name(),
+                    p.source().clone(),
+                    script,
+                )))
+            })
+            .collect();
+        for plugin in rebuilt {
+            plugin.specialize_in_background();
+            tracing::info!(plugin = %plugin.name(), "script plugin moved to the new JavaScript engine");
+            self.write()
+                .loaded
+                .insert(plugin.name().to_string(), plugin);
+        }
     }
 
     fn fail(&self, name: &str, problem: &str) {

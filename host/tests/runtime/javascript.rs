@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use hookwasm::runtime::plugin::Script;
 use hookwasm::runtime::{
-    Limits, OutputPolicy, Plugin, PluginSource, TransformError, TransformInput, Transformed,
-    builtin,
+    Limits, LoadError, OutputPolicy, Plugin, PluginSource, TransformError, TransformInput,
+    Transformed, builtin,
 };
 use serde_json::Value;
 
@@ -164,4 +164,84 @@ async fn errors_name_the_script_and_line_and_loops_run_out_of_fuel() {
     let (result, _) = engine.transform(input, limits(), policy()).await;
     let message = format!("{result:?}");
     assert!(message.contains("script"), "{message}");
+}
+
+/// A script plugin's own snapshot (its top-level code run once, at load):
+/// the same request as evaluating the script per event, for less fuel, and
+/// still a fresh start per event — state the handler changes does not leak
+/// into the next event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_snapshot_gives_the_same_request_from_a_fresh_start() {
+    let engine = engine();
+    let counter = handler(
+        &engine,
+        "counter",
+        "let calls = 0;\n\
+         const greeting = ['hello', 'there'].join(' ');\n\
+         function handler(webhook) {\n\
+           calls += 1;\n\
+           webhook.payload = { calls, greeting, amount: webhook.payload.data.total_amount };\n\
+           return webhook;\n\
+         }\n",
+    );
+    let payload = std::fs::read_to_string(fixtures().join("dodo/payment.succeeded.json")).unwrap();
+    let input = super::input("payment.succeeded", &payload);
+    let input = TransformInput {
+        endpoint_url: Some("https://hooks.example.com/in".into()),
+        ..input
+    };
+    let policy = || {
+        OutputPolicy::for_base(
+            Some("https://hooks.example.com/in"),
+            OutputPolicy::DEFAULT_MAX_BODY,
+        )
+    };
+
+    let (per_event, per_event_stats) = counter.transform(input.clone(), limits(), policy()).await;
+    let Ok(Transformed::Deliver(request)) = &per_event else {
+        panic!("{per_event:?}");
+    };
+    assert_eq!(
+        std::str::from_utf8(&request.body).unwrap(),
+        r#"{"calls":1,"greeting":"hello there","amount":2159}"#
+    );
+
+    assert!(!counter.is_specialized());
+    let specialize = counter.clone();
+    tokio::task::spawn_blocking(move || specialize.specialize())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(counter.is_specialized());
+    for _ in 0..2 {
+        let (snapshotted, stats) = counter.transform(input.clone(), limits(), policy()).await;
+        assert_eq!(snapshotted, per_event);
+        assert!(
+            stats.fuel < per_event_stats.fuel,
+            "the snapshot was not used: {} fuel vs {} per event",
+            stats.fuel,
+            per_event_stats.fuel
+        );
+    }
+
+    // Top-level code that throws gets no snapshot; each event reports it.
+    let broken = handler(
+        &engine,
+        "broken",
+        "throw new Error('no config');\nfunction handler(webhook) { return webhook; }\n",
+    );
+    let specialize = broken.clone();
+    let result = tokio::task::spawn_blocking(move || specialize.specialize())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&result, Err(LoadError::Snapshot(message)) if message.contains("no config")),
+        "{result:?}"
+    );
+    assert!(!broken.is_specialized());
+    let (result, _) = broken.transform(input, limits(), policy()).await;
+    assert!(
+        matches!(&result, Err(TransformError::Plugin(message)) if message.contains("no config")),
+        "{result:?}"
+    );
 }

@@ -35,7 +35,7 @@ fn contract(message: impl Into<String>) -> Failure {
 
 /// Runs `script`'s handler on `event` in a fresh context.
 pub fn run(script: Script<'_>, event: &Event) -> Result<Outcome, Error> {
-    let mut realm = Realm::new()
+    let mut realm = crate::realm::take()
         .map_err(|error| Error::new(format!("the JavaScript engine did not start: {error}")))?;
     let result = run_in(&mut realm, script, event);
     let outcome = result.map_err(|failure| {
@@ -54,8 +54,17 @@ pub fn run(script: Script<'_>, event: &Event) -> Result<Outcome, Error> {
 }
 
 fn run_in(realm: &mut Realm, script: Script<'_>, event: &Event) -> Result<Outcome, Failure> {
-    let Realm { context, builtins } = realm;
-    context.eval(Source::from_bytes(script.source).with_path(Path::new(script.name)))?;
+    let Realm {
+        context,
+        builtins,
+        script: prepared,
+    } = realm;
+    let ran_already = prepared
+        .as_ref()
+        .is_some_and(|(name, source)| name == script.name && source == script.source);
+    if !ran_already {
+        context.eval(Source::from_bytes(script.source).with_path(Path::new(script.name)))?;
+    }
     let handler = context
         .global_object()
         .get(js_string!("handler"), context)?

@@ -30,6 +30,36 @@ hookwasm_sdk::plugin!(
         "Runs a JavaScript `function handler(webhook)` (Svix/Dodo style) inside the sandbox",
 );
 
+/// Two exports beside the contract's `transform`, for the host's snapshots
+/// (`host/src/runtime/snapshot.rs`): `wizer-initialize` builds the realm,
+/// `prepare-script` then runs one handler file's top-level code in it.
+#[cfg(target_arch = "wasm32")]
+mod init {
+    wit_bindgen::generate!({
+        inline: "
+            package hookwasm:js-init;
+            world init {
+                export wizer-initialize: func();
+                export prepare-script: func(name: string, source: string) -> result<_, string>;
+            }
+        ",
+    });
+
+    struct Init;
+
+    impl Guest for Init {
+        fn wizer_initialize() {
+            crate::realm::prepare();
+        }
+
+        fn prepare_script(name: String, source: String) -> Result<(), String> {
+            crate::realm::prepare_script(&name, &source)
+        }
+    }
+
+    export!(Init);
+}
+
 impl Plugin for Js {
     fn transform(event: &Event) -> Result<Outcome, Error> {
         let script = script::Script::from_event(event)?;

@@ -2,7 +2,15 @@
 //! `TZ=UTC` and the en-US locale: local time is UTC, dates parse as node
 //! parses them, `toLocale…String` prints node's en-US output, and `console`
 //! writes to the sandbox's stdout and stderr, which the host shows in its log.
+//!
+//! Building the realm (Boa's ~1,000 builtin objects) is most of an event's
+//! cost, so the plugin exports `wizer-initialize`: the host runs it once when
+//! it loads the plugin and snapshots the result into the component
+//! (`host/src/runtime/snapshot.rs`). Every event then starts from its own
+//! fresh copy of that snapshot, realm already built: fresh, but not slow.
 
+use std::cell::RefCell;
+use std::path::Path;
 use std::rc::Rc;
 
 use boa_engine::context::HostHooks;
@@ -10,7 +18,8 @@ use boa_engine::module::IdleModuleLoader;
 use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
 use boa_engine::{
-    Context, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string,
+    Context, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, Source,
+    js_string,
 };
 
 use crate::{body, dates, locale};
@@ -24,10 +33,54 @@ impl HostHooks for Utc {
     }
 }
 
+thread_local! {
+    /// The realm the initializers built, waiting for the instance's one event.
+    static PREPARED: RefCell<Option<Realm>> = const { RefCell::new(None) };
+}
+
+/// Builds the realm ahead of the event (see the module docs).
+pub fn prepare() {
+    if let Ok(realm) = Realm::new() {
+        PREPARED.with(|prepared| *prepared.borrow_mut() = Some(realm));
+    }
+}
+
+/// Runs a handler file's top-level code in the prepared realm, so that a
+/// snapshot taken now holds the compiled handler: parsing and compiling the
+/// script is otherwise most of what is left of an event's cost. The host
+/// still sends the script with each event; a realm prepared with a different
+/// one is not used.
+pub fn prepare_script(name: &str, source: &str) -> Result<(), String> {
+    let mut realm = match PREPARED.with(|prepared| prepared.borrow_mut().take()) {
+        Some(realm) => realm,
+        None => Realm::new().map_err(|e| e.to_string())?,
+    };
+    let ran = realm
+        .context
+        .eval(Source::from_bytes(source).with_path(Path::new(name)));
+    if let Err(error) = ran {
+        return Err(crate::failure::describe(error, source, &mut realm.context));
+    }
+    realm.script = Some((name.to_owned(), source.to_owned()));
+    PREPARED.with(|prepared| *prepared.borrow_mut() = Some(realm));
+    Ok(())
+}
+
+/// The prepared realm if there is one (each instance runs one event, so
+/// the realm is used once), else a new one.
+pub fn take() -> JsResult<Realm> {
+    match PREPARED.with(|prepared| prepared.borrow_mut().take()) {
+        Some(realm) => Ok(realm),
+        None => Realm::new(),
+    }
+}
+
 /// A context plus the builtins the plugin itself relies on.
 pub struct Realm {
     pub context: Context,
     pub builtins: Builtins,
+    /// The handler file (name, source) whose top-level code already ran here.
+    pub script: Option<(String, String)>,
 }
 
 /// Builtins taken before the handler runs: a handler may overwrite the
@@ -59,6 +112,7 @@ impl Realm {
         Ok(Realm {
             context,
             builtins: Builtins { stringify, keys },
+            script: None,
         })
     }
 }
