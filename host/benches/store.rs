@@ -157,9 +157,6 @@ async fn round(
             })
             .expect("list");
         for d in &page.items {
-            store
-                .save_request(d.id, &request, "loops@0.1.0")
-                .expect("save");
             let attempt = Attempt {
                 n: 1,
                 at: d.created_at + 50,
@@ -169,7 +166,16 @@ async fn round(
                 error: None,
             };
             store
-                .finish(d.id, Some(attempt), Next::Delivered, d.created_at + 62)
+                .finish(
+                    d.id,
+                    Some(hookwasm::store::NewRequest {
+                        request: &request,
+                        transformed_by: "loops@0.1.0",
+                    }),
+                    Some(attempt),
+                    Next::Delivered,
+                    d.created_at + 62,
+                )
                 .expect("finish");
         }
         // Finished deliveries leave the pending list: start over each time.

@@ -117,7 +117,13 @@ retry = {{ schedule_secs = [0.2, 1, 2] }}
     wait_ready(&client, admin, &mut child.0).await?;
 
     let secret = Secret::parse(SECRET).map_err(|e| anyhow!("{e}"))?;
-    let bodies: Vec<(String, Bytes)> = (0..args.events).map(event).collect();
+    // Ids unique to this run, so a kept `--dir` does not turn a second run
+    // into duplicates that are never delivered again.
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let bodies: Vec<(String, Bytes)> = (0..args.events).map(|i| event(run, i)).collect();
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicU64::new(0));
     let url: Arc<str> = format!("http://{ingest}/webhooks/dodo").into();
@@ -210,8 +216,8 @@ retry = {{ schedule_secs = [0.2, 1, 2] }}
 }
 
 /// Event `i`: a payment.succeeded of about 2 KB.
-fn event(i: usize) -> (String, Bytes) {
-    let id = format!("msg_bench_{i:08}");
+fn event(run: u128, i: usize) -> (String, Bytes) {
+    let id = format!("msg_bench_{run}_{i:08}");
     let mut body = json!({
         "business_id": "bus_bench",
         "type": "payment.succeeded",

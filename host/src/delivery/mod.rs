@@ -25,7 +25,7 @@ use crate::runtime::registry::PluginRegistry;
 use crate::runtime::{OutputPolicy, TransformInput, Transformed, ValidRequest};
 use crate::store::{
     Attempt, Delivery, DeliveryFilter, DeliveryId, DeliveryStatus, Due, EndpointState, Millis,
-    Next, Store, StoreError, now_ms,
+    NewRequest, Next, Store, StoreError, now_ms,
 };
 use client::HttpClient;
 use retry::Verdict;
@@ -359,10 +359,11 @@ impl Deliverer {
         if delivery.status != DeliveryStatus::Pending {
             return Ok(());
         }
-        let request = match self.store.request(id)? {
-            Some(request) => request,
+        // A request made now is stored with this attempt's outcome.
+        let (request, made_by) = match self.store.request(id)? {
+            Some(request) => (request, None),
             None => match self.transform(lane, &delivery).await? {
-                Some(request) => request,
+                Some((request, made_by)) => (request, Some(made_by)),
                 None => return Ok(()),
             },
         };
@@ -438,24 +439,29 @@ impl Deliverer {
             "delivery attempt"
         );
         lane.record(&next, now);
-        self.store.finish(id, Some(attempt), next, now)?;
+        let made = made_by.as_deref().map(|transformed_by| NewRequest {
+            request: &request,
+            transformed_by,
+        });
+        self.store.finish(id, made, Some(attempt), next, now)?;
         self.metrics.delivery(&endpoint.id, outcome);
         Ok(())
     }
 
     /// Runs the endpoint's plugin for a delivery that has no stored request.
-    /// Returns the request to send, or `None` when the delivery was
-    /// finished here (skipped or dead-lettered).
+    /// Returns the request to send and the `plugin@version` that made it,
+    /// or `None` when the delivery was finished here (skipped or
+    /// dead-lettered).
     async fn transform(
         &self,
         lane: &Lane,
         delivery: &Delivery,
-    ) -> Result<Option<ValidRequest>, StoreError> {
+    ) -> Result<Option<(ValidRequest, String)>, StoreError> {
         let endpoint = &lane.endpoint;
         let id = delivery.id;
-        let finish = |next: Next, outcome: &str| -> Result<Option<ValidRequest>, StoreError> {
+        let finish = |next: Next, outcome: &str| -> Result<Option<_>, StoreError> {
             lane.record(&next, now_ms());
-            self.store.finish(id, None, next, now_ms())?;
+            self.store.finish(id, None, None, next, now_ms())?;
             self.metrics.delivery(&endpoint.id, outcome);
             Ok(None)
         };
@@ -514,14 +520,10 @@ impl Deliverer {
             .inc();
 
         match result {
-            Ok(Transformed::Deliver(request)) => {
-                self.store.save_request(
-                    id,
-                    &request,
-                    &format!("{}@{}", plugin.name(), plugin.version()),
-                )?;
-                Ok(Some(request))
-            }
+            Ok(Transformed::Deliver(request)) => Ok(Some((
+                request,
+                format!("{}@{}", plugin.name(), plugin.version()),
+            ))),
             Ok(Transformed::Skip(reason)) => {
                 tracing::info!(delivery = %id, endpoint = %endpoint.id, "skipped by the plugin: {reason}");
                 finish(Next::Skipped { reason }, "skipped")

@@ -43,6 +43,13 @@ pub struct Ingested {
     pub duplicate: bool,
 }
 
+/// A request a plugin just made, with the `name@version` that made it.
+#[derive(Clone, Copy, Debug)]
+pub struct NewRequest<'a> {
+    pub request: &'a ValidRequest,
+    pub transformed_by: &'a str,
+}
+
 /// The head of an endpoint's queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Due {
@@ -115,17 +122,16 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
         busy: &dyn Fn(DeliveryId) -> bool,
     ) -> Result<Option<Due>>;
-    /// Keeps the transformed request so retries send the same bytes.
-    fn save_request(
-        &self,
-        id: DeliveryId,
-        request: &ValidRequest,
-        transformed_by: &str,
-    ) -> Result<()>;
-    /// Records an attempt (if one was made) and moves the delivery on.
+    /// Records an attempt (if one was made) and moves the delivery on, in one
+    /// atomic write. `request` is what the transform just produced for this
+    /// attempt: it is kept so that retries send the same bytes. (Stored with
+    /// the attempt's outcome rather than before it: one write per delivery
+    /// instead of two. A crash mid-attempt transforms again on restart,
+    /// which a deterministic plugin turns into the same request.)
     fn finish(
         &self,
         id: DeliveryId,
+        request: Option<NewRequest<'_>>,
         attempt: Option<Attempt>,
         next: Next,
         now: Millis,

@@ -161,3 +161,48 @@ async fn a_file_overrides_a_built_in_and_removing_it_restores_the_built_in() {
     })
     .await;
 }
+
+/// A `js.wasm` file replacing the JavaScript engine takes the `.js` plugins
+/// with it: they are rebuilt on the new engine, not left on the old one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_plugins_move_to_a_replaced_javascript_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("notify.js"),
+        "function handler(webhook) { webhook.payload = { ok: true }; return webhook; }",
+    )
+    .unwrap();
+    let registry = PluginRegistry::new(runtime(), Some(dir.path().to_path_buf()));
+    registry.load_all().await;
+    let before = registry.get("notify").expect("notify.js is loaded");
+    let old_engine = registry.get("js").unwrap().hash().to_string();
+
+    // The built-in engine plus a custom section: other bytes, same engine.
+    let mut engine = hookwasm::runtime::builtin::get("js").unwrap().to_vec();
+    let (name, payload) = (b"hookwasm-test", b"another build");
+    engine.extend_from_slice(&[0, (1 + name.len() + payload.len()) as u8, name.len() as u8]);
+    engine.extend_from_slice(name);
+    engine.extend_from_slice(payload);
+    std::fs::write(dir.path().join("js.wasm"), &engine).unwrap();
+    registry.rescan().await;
+    assert_ne!(registry.get("js").unwrap().hash(), old_engine);
+
+    let after = registry.get("notify").unwrap();
+    assert!(
+        !Arc::ptr_eq(&before, &after),
+        "notify.js still runs on the engine it was built on"
+    );
+    let mut event = input("payment.succeeded", r#"{"type":"payment.succeeded"}"#);
+    event.endpoint_url = Some("https://hooks.example.com/in".into());
+    let policy = OutputPolicy::for_base(
+        Some("https://hooks.example.com/in"),
+        OutputPolicy::DEFAULT_MAX_BODY,
+    );
+    let (result, _) = after
+        .transform(event, super::patient_limits(), policy)
+        .await;
+    match result {
+        Ok(Transformed::Deliver(request)) => assert_eq!(request.body, br#"{"ok":true}"#),
+        other => panic!("{other:?}"),
+    }
+}

@@ -90,8 +90,9 @@
 //! Build it with `cargo build --release --target wasm32-wasip2` and a
 //! `crate-type = ["cdylib"]` library: the `.wasm` that cargo writes is already
 //! a component, ready to drop into hookwasm's plugins directory. Set
-//! `panic = "abort"` and `opt-level = "s"` in the release profile for a small
-//! plugin (the built-in ones are about 140 KB).
+//! `panic = "abort"` and `lto = true` in the release profile; `opt-level = 3`
+//! for speed (the built-in plugins, 160–190 KB, use it) or `"s"` for a plugin
+//! about 20 % smaller and 15–20 % slower.
 //!
 //! # Rules the helpers follow
 //!

@@ -482,48 +482,34 @@ impl Store for SledStore {
         Ok(None)
     }
 
-    fn save_request(
-        &self,
-        id: DeliveryId,
-        request: &ValidRequest,
-        transformed_by: &str,
-    ) -> Result<()> {
-        let request = encode(request)?;
-        (&self.deliveries, &self.requests)
-            .transaction(|(deliveries, requests)| {
-                let Some(bytes) = deliveries.get(id.bytes())? else {
-                    return abort(StoreError::NotFound(id.to_string()));
-                };
-                let mut d: Delivery = tx_decode(&bytes, "delivery")?;
-                d.transformed_by = Some(transformed_by.to_string());
-                deliveries.insert(&id.bytes()[..], tx_encode(&d)?)?;
-                requests.insert(&id.bytes()[..], request.as_slice())?;
-                Ok(())
-            })
-            .map_err(tx_error)
-    }
-
     fn finish(
         &self,
         id: DeliveryId,
+        request: Option<NewRequest<'_>>,
         attempt: Option<Attempt>,
         next: Next,
         now: Millis,
     ) -> Result<Delivery> {
         let attempt_bytes = attempt.as_ref().map(encode).transpose()?;
+        let request_bytes = request.map(|r| encode(r.request)).transpose()?;
         let (old, new) = (
             &self.deliveries,
             &self.by_status,
             &self.queue,
             &self.attempts,
+            &self.requests,
         )
-            .transaction(|(deliveries, by_status, queue, attempts)| {
+            .transaction(|(deliveries, by_status, queue, attempts, requests)| {
                 let Some(bytes) = deliveries.get(id.bytes())? else {
                     return abort(StoreError::NotFound(id.to_string()));
                 };
                 let old: Delivery = tx_decode(&bytes, "delivery")?;
                 let mut new = old.clone();
                 new.updated_at = now;
+                if let (Some(r), Some(bytes)) = (request, &request_bytes) {
+                    new.transformed_by = Some(r.transformed_by.to_string());
+                    requests.insert(&id.bytes()[..], bytes.as_slice())?;
+                }
                 if let (Some(a), Some(bytes)) = (&attempt, &attempt_bytes) {
                     new.attempts = new.attempts.max(a.n);
                     new.last_status = a.status;

@@ -166,6 +166,7 @@ async fn finish_moves_state_records_attempts_and_keeps_indexes_in_step() {
     let d = store
         .finish(
             id,
+            None,
             Some(attempt(1, 500)),
             Next::Retry {
                 at: 5_000,
@@ -186,6 +187,7 @@ async fn finish_moves_state_records_attempts_and_keeps_indexes_in_step() {
     let d = store
         .finish(
             id,
+            None,
             Some(attempt(2, 400)),
             Next::Dead {
                 reason: "HTTP 400".into(),
@@ -247,11 +249,15 @@ async fn replay_drops_the_stored_request_and_retry_keeps_it() {
         headers: vec![("content-type".into(), "application/json".into())],
         body: b"{\"x\":1}".to_vec(),
     };
-    store.save_request(id, &request, "loops@0.1.0").unwrap();
-    assert_eq!(store.request(id).unwrap(), Some(request.clone()));
-    store
-        .finish(id, None, Next::Dead { reason: "x".into() }, 200)
+    let made = NewRequest {
+        request: &request,
+        transformed_by: "loops@0.1.0",
+    };
+    let d = store
+        .finish(id, Some(made), None, Next::Dead { reason: "x".into() }, 200)
         .unwrap();
+    assert_eq!(d.transformed_by.as_deref(), Some("loops@0.1.0"));
+    assert_eq!(store.request(id).unwrap(), Some(request.clone()));
     store.requeue(id, false, 300).unwrap();
     assert_eq!(store.request(id).unwrap(), Some(request));
     let d = store.requeue(id, true, 400).unwrap();
@@ -385,7 +391,7 @@ async fn purge_removes_finished_events_but_keeps_pending_and_young_dead_letters(
             .unwrap();
         let d = store.deliveries_of(e.id).unwrap()[0].id;
         if let Some(next) = next {
-            store.finish(d, None, next, 20 * day).unwrap();
+            store.finish(d, None, None, next, 20 * day).unwrap();
         }
         ids.push(e.id);
     }
@@ -437,7 +443,7 @@ async fn everything_survives_a_reopen_including_counts() {
             .await
             .unwrap();
         let d = store.deliveries_of(e.id).unwrap()[0].id;
-        store.finish(d, None, Next::Delivered, 200).unwrap();
+        store.finish(d, None, None, Next::Delivered, 200).unwrap();
         store.flush().await.unwrap();
     }
     let store = SledStore::open(dir.path(), 16 << 20).unwrap();
