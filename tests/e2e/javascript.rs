@@ -98,6 +98,35 @@ url = "{windmill}"
     let listed = plugins.to_string();
     assert!(listed.contains("notify.js"), "{listed}");
 
+    // In the background the handler gets its own snapshot (its top-level
+    // code run, the handler compiled); events then run on it, same output.
+    eventually(
+        "notify.js's snapshot to be ready",
+        Duration::from_secs(120),
+        async || {
+            let (_, plugins) = admin_get(&server, "/v1/plugins").await;
+            let notify = plugins["items"]
+                .as_array()?
+                .iter()
+                .find(|p| p["name"] == "notify")?
+                .clone();
+            let snapshot = notify["snapshot"].as_str()?.to_string();
+            assert!(!snapshot.starts_with("none"), "{notify}");
+            (snapshot == "ready").then_some(())
+        },
+    )
+    .await;
+    let (status, answer) = server.post_signed("dodo", "msg_snapshot", &body).await;
+    assert_eq!(status, 200, "{answer}");
+    let received = sink.wait_for(4, Duration::from_secs(30)).await;
+    let texts: Vec<Value> = received
+        .iter()
+        .filter(|r| r.path == "/notify")
+        .map(|r| r.json()["text"].clone())
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert_eq!(texts[0], texts[1]);
+
     // Editing the file reloads the plugin: the next event uses the new code.
     let plugins_dir = server.dir.path().join("plugins");
     std::fs::write(plugins_dir.join("notify.js"), NOTIFY_V2).unwrap();

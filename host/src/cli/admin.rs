@@ -363,7 +363,12 @@ pub async fn plugins(admin: AdminArgs) -> anyhow::Result<ExitCode> {
                     p["last_error"]
                         .as_str()
                         .map(str::to_string)
-                        .unwrap_or_else(|| text(&p["description"])),
+                        .unwrap_or_else(|| match p["snapshot"].as_str() {
+                            Some(snapshot) => {
+                                format!("{} (snapshot: {snapshot})", text(&p["description"]))
+                            }
+                            None => text(&p["description"]),
+                        }),
                 ]
             })
             .collect::<Vec<_>>();

@@ -82,6 +82,8 @@ pub struct Plugin {
     /// For a script plugin: the engine pre-initialized with this script
     /// (see [`Plugin::specialize`]); calls use it once it is ready.
     specialized: OnceLock<TransformerPre<CallState>>,
+    /// Why the script's snapshot could not be built, if it could not.
+    no_snapshot: OnceLock<String>,
     runtime: Arc<Runtime>,
     loaded_at: SystemTime,
     load_time: Duration,
@@ -139,6 +141,7 @@ impl Plugin {
             pre,
             engine_bytes,
             specialized: OnceLock::new(),
+            no_snapshot: OnceLock::new(),
             runtime: runtime.clone(),
             loaded_at: SystemTime::now(),
             load_time: started.elapsed(),
@@ -166,6 +169,7 @@ impl Plugin {
             pre: self.pre.clone(),
             engine_bytes: self.engine_bytes.clone(),
             specialized: OnceLock::new(),
+            no_snapshot: OnceLock::new(),
             runtime: self.runtime.clone(),
             loaded_at: SystemTime::now(),
             load_time: Duration::ZERO,
@@ -254,10 +258,13 @@ impl Plugin {
                         took_ms = started.elapsed().as_millis() as u64,
                         "script snapshot ready"
                     ),
-                    Err(e) => tracing::warn!(
-                        plugin = %plugin.name,
-                        "no script snapshot, the script is evaluated per event: {e}"
-                    ),
+                    Err(e) => {
+                        tracing::warn!(
+                            plugin = %plugin.name,
+                            "no script snapshot, the script is evaluated per event: {e}"
+                        );
+                        let _ = plugin.no_snapshot.set(e.to_string());
+                    }
                 }
             });
         if let Err(e) = spawned {
@@ -268,6 +275,21 @@ impl Plugin {
     /// Whether calls run on this script's own snapshot yet.
     pub fn is_specialized(&self) -> bool {
         self.specialized.get().is_some()
+    }
+
+    /// For a script plugin on an engine that supports snapshots: `ready`,
+    /// `building`, or why there is none (the script then runs per event).
+    pub fn snapshot_status(&self) -> Option<String> {
+        if self.script.is_none() || self.engine_bytes.is_none() {
+            return None;
+        }
+        Some(if self.is_specialized() {
+            "ready".into()
+        } else if let Some(why) = self.no_snapshot.get() {
+            format!("none: {why}")
+        } else {
+            "building".into()
+        })
     }
 
     pub fn name(&self) -> &str {

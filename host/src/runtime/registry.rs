@@ -67,6 +67,9 @@ pub struct PluginInfo {
     pub loaded_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// A JavaScript handler's own snapshot: `ready`, `building`, or `none: <why>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
 }
 
 impl PluginRegistry {
@@ -177,6 +180,7 @@ impl PluginRegistry {
                 default_url: p.meta().default_url.clone(),
                 loaded_at: Some(humantime::format_rfc3339_seconds(p.loaded_at()).to_string()),
                 last_error: state.problems.get(p.name()).cloned(),
+                snapshot: p.snapshot_status(),
             })
             .collect();
         for (name, problem) in &state.problems {
@@ -193,6 +197,7 @@ impl PluginRegistry {
                     default_url: None,
                     loaded_at: None,
                     last_error: Some(problem.clone()),
+                    snapshot: None,
                 });
             }
         }
@@ -523,6 +528,7 @@ pub fn discover(dir: Option<&Path>) -> Vec<PluginInfo> {
                     default_url: None,
                     loaded_at: None,
                     last_error: None,
+                    snapshot: None,
                 },
                 Ok(bytes) => describe(&name, path.display().to_string(), &bytes),
                 Err(e) => PluginInfo {
@@ -534,6 +540,7 @@ pub fn discover(dir: Option<&Path>) -> Vec<PluginInfo> {
                     default_url: None,
                     loaded_at: None,
                     last_error: Some(e.to_string()),
+                    snapshot: None,
                 },
             };
             found.insert(name, info);
@@ -560,6 +567,7 @@ fn describe(name: &str, source: String, bytes: &[u8]) -> PluginInfo {
         default_url,
         loaded_at: None,
         last_error: None,
+        snapshot: None,
     }
 }
 
