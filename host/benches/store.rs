@@ -171,6 +171,7 @@ async fn round(
                     Some(hookwasm::store::NewRequest {
                         request: &request,
                         transformed_by: "loops@0.1.0",
+                        made_for: d.updated_at,
                     }),
                     Some(attempt),
                     Next::Delivered,

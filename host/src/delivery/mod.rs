@@ -442,6 +442,7 @@ impl Deliverer {
         let made = made_by.as_deref().map(|transformed_by| NewRequest {
             request: &request,
             transformed_by,
+            made_for: delivery.updated_at,
         });
         self.store.finish(id, made, Some(attempt), next, now)?;
         self.metrics.delivery(&endpoint.id, outcome);

@@ -11,6 +11,12 @@ use wasmtime::component::Component;
 
 use super::LoadError;
 
+/// What is compiled for a plugin's bytes, and whether to cache it.
+pub struct Prepared<'w> {
+    pub wasm: Cow<'w, [u8]>,
+    pub cache: bool,
+}
+
 pub struct ArtifactCache {
     dir: PathBuf,
 }
@@ -31,14 +37,16 @@ impl ArtifactCache {
     /// The cached artifact for `wasm` (whose sha256 is `wasm_hash`), compiling
     /// and storing it on a miss. On a miss `prepare` turns the wasm into what
     /// is compiled (the pre-initialized snapshot, see `snapshot.rs`), so the
-    /// cache holds the prepared form. A cache that cannot be read or written
-    /// only costs time: the component is compiled in memory instead.
+    /// cache holds the prepared form — unless `prepare` says its result is
+    /// a fallback not to keep (a snapshot that failed this time). A cache
+    /// that cannot be read or written only costs time: the component is
+    /// compiled in memory instead.
     pub fn load_or_compile<'w>(
         &self,
         engine: &Engine,
         wasm: &'w [u8],
         wasm_hash: &str,
-        prepare: impl FnOnce(&'w [u8]) -> Result<Cow<'w, [u8]>, LoadError>,
+        prepare: impl FnOnce(&'w [u8]) -> Result<Prepared<'w>, LoadError>,
     ) -> Result<(Component, CacheStatus), LoadError> {
         let path = self
             .dir
@@ -56,9 +64,16 @@ impl ArtifactCache {
                 }
             }
         }
+        let prepared = prepare(wasm)?;
         let compiled = engine
-            .precompile_component(&prepare(wasm)?)
+            .precompile_component(&prepared.wasm)
             .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        if !prepared.cache {
+            // SAFETY: as below.
+            let component = unsafe { Component::deserialize(engine, &compiled) }
+                .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+            return Ok((component, CacheStatus::Miss));
+        }
         if let Err(e) = self.store(&path, &compiled) {
             tracing::warn!(dir = %self.dir.display(), "could not cache a compiled plugin: {e}");
         }
@@ -81,9 +96,9 @@ impl ArtifactCache {
 pub fn compile<'w>(
     engine: &Engine,
     wasm: &'w [u8],
-    prepare: impl FnOnce(&'w [u8]) -> Result<Cow<'w, [u8]>, LoadError>,
+    prepare: impl FnOnce(&'w [u8]) -> Result<Prepared<'w>, LoadError>,
 ) -> Result<Component, LoadError> {
-    Component::new(engine, &prepare(wasm)?).map_err(|e| LoadError::Compile(format!("{e:#}")))
+    Component::new(engine, &prepare(wasm)?.wasm).map_err(|e| LoadError::Compile(format!("{e:#}")))
 }
 
 /// Bumped when what `prepare` does to a plugin changes (2: snapshots of

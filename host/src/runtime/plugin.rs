@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::{self, Outcome, TransformerPre};
-use super::cache::{self, CacheStatus};
+use super::cache::{self, CacheStatus, Prepared};
 use super::meta::{self, PluginMeta};
 use super::output::{self, OutputPolicy, ValidRequest};
 use super::snapshot;
@@ -208,7 +208,10 @@ impl Plugin {
             wasm,
             Some((&script.name, &script.source)),
         ) {
-            Ok(Some(snapshot)) => Ok(Cow::Owned(snapshot)),
+            Ok(Some(snapshot)) => Ok(Prepared {
+                wasm: Cow::Owned(snapshot),
+                cache: true,
+            }),
             Ok(None) => Err(LoadError::Snapshot(format!(
                 "the engine does not export `{}`",
                 snapshot::INIT_EXPORT
@@ -456,17 +459,27 @@ impl Plugin {
 /// exports an initializer. A failed snapshot is not fatal — the plugin
 /// then does its set-up on every call, slower but correct — so it is logged
 /// and the plugin loads as it is.
-fn prepare<'a>(runtime: &Runtime, name: &str, wasm: &'a [u8]) -> Cow<'a, [u8]> {
+fn prepare<'a>(runtime: &Runtime, name: &str, wasm: &'a [u8]) -> Prepared<'a> {
     let started = Instant::now();
     match snapshot::preinitialize(runtime, wasm, None) {
         Ok(Some(snapshot)) => {
             tracing::debug!(plugin = %name, elapsed_ms = started.elapsed().as_millis() as u64, "pre-initialized the plugin");
-            Cow::Owned(snapshot)
+            Prepared {
+                wasm: Cow::Owned(snapshot),
+                cache: true,
+            }
         }
-        Ok(None) => Cow::Borrowed(wasm),
+        Ok(None) => Prepared {
+            wasm: Cow::Borrowed(wasm),
+            cache: true,
+        },
+        // Not cached: the next start tries the snapshot again.
         Err(e) => {
             tracing::warn!(plugin = %name, "could not pre-initialize the plugin, loading it as it is: {e}");
-            Cow::Borrowed(wasm)
+            Prepared {
+                wasm: Cow::Borrowed(wasm),
+                cache: false,
+            }
         }
     }
 }

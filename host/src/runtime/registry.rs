@@ -414,7 +414,9 @@ impl PluginRegistry {
             state.problems.remove(&name);
             state.loaded.insert(name.clone(), plugin.clone())
         };
-        if name == JS_ENGINE && previous.is_some() {
+        if name == JS_ENGINE {
+            // Also when a removed js.wasm brings the built-in back (the
+            // removal unloaded the old engine first).
             self.rebuild_scripts(&plugin);
         }
         let took_ms = plugin.load_time().as_millis() as u64;

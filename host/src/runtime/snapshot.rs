@@ -31,6 +31,8 @@ pub const SCRIPT_EXPORT: &str = "prepare-script";
 /// Bounds on the initializer, which runs untrusted code like any call.
 /// About 100 times what the `js` plugin's realm takes.
 const INIT_FUEL: u64 = 500_000_000;
+/// Twice the default per-call memory limit.
+const INIT_MEMORY: usize = 64 << 20;
 const INIT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why a snapshot could not be taken; the plugin then runs without one.
@@ -100,10 +102,12 @@ pub fn preinitialize(
         None => None,
     };
 
+    // The instance takes a pool slot like a call: wait for one.
+    let _slot = slot(runtime)?;
     let mut store = Store::new(
         engine,
         CallState::new(
-            runtime.config().max_memory_bytes,
+            INIT_MEMORY.min(runtime.config().max_memory_bytes),
             runtime.config().output_capture_bytes,
         ),
     );
@@ -119,7 +123,7 @@ pub fn preinitialize(
         })
     });
 
-    block_on(async {
+    block_on(deadline, async {
         let instance = runtime
             .linker()
             .instantiate_async(&mut store, &component)
@@ -157,19 +161,52 @@ pub fn preinitialize(
     })
 }
 
-/// Drives a future on the current thread. Wasmtime's async calls here only
-/// suspend to yield (the initializer runs no I/O), so polling again at once
-/// is all they need.
-fn block_on<F: Future>(future: F) -> F::Output {
+/// Drives a future on the current thread until `deadline`. Wasmtime's async
+/// calls here only suspend to yield, so polling again soon is all they need;
+/// the deadline also ends an initializer blocked in a host call (a WASI
+/// sleep), which the epoch deadline cannot reach.
+fn block_on<T, F: Future<Output = Result<T, SnapshotError>>>(
+    deadline: Instant,
+    future: F,
+) -> Result<T, SnapshotError> {
     let mut future = pin!(future);
     let mut cx = Context::from_waker(Waker::noop());
     loop {
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return output;
         }
-        std::thread::yield_now();
+        if Instant::now() >= deadline {
+            return Err(SnapshotError(format!(
+                "`{INIT_EXPORT}` did not finish within {INIT_TIMEOUT:?}"
+            )));
+        }
+        std::thread::sleep(Duration::from_micros(50));
     }
 }
+
+/// A pool slot for the initializer's instance, waited for like a call's.
+fn slot(runtime: &Runtime) -> Result<tokio::sync::SemaphorePermit<'_>, SnapshotError> {
+    let deadline = Instant::now() + SLOT_WAIT;
+    loop {
+        match runtime.slots().try_acquire() {
+            Ok(permit) => return Ok(permit),
+            Err(tokio::sync::TryAcquireError::Closed) => {
+                return Err(SnapshotError("the runtime is shutting down".into()));
+            }
+            Err(tokio::sync::TryAcquireError::NoPermits) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                return Err(SnapshotError(
+                    "no free plugin slot to run the initializer in".into(),
+                ));
+            }
+        }
+    }
+}
+
+/// How long the initializer waits for a free pool slot.
+const SLOT_WAIT: Duration = Duration::from_secs(30);
 
 /// How Wizer reads the initialized instance's state: through accessor
 /// functions its instrumentation exported (after wasmtime-wizer's own

@@ -48,6 +48,10 @@ pub struct Ingested {
 pub struct NewRequest<'a> {
     pub request: &'a ValidRequest,
     pub transformed_by: &'a str,
+    /// The delivery's `updated_at` when the transform started: if the
+    /// delivery changed since (an operator's replay or retry mid-attempt),
+    /// the request is not stored, so a replay still re-runs the plugin.
+    pub made_for: Millis,
 }
 
 /// The head of an endpoint's queue.

@@ -177,10 +177,13 @@ async fn a_script_snapshot_gives_the_same_request_from_a_fresh_start() {
         &engine,
         "counter",
         "let calls = 0;\n\
+         console.log('loading');\n\
          const greeting = ['hello', 'there'].join(' ');\n\
          function handler(webhook) {\n\
            calls += 1;\n\
+           console.log('handling', calls);\n\
            webhook.payload = { calls, greeting, amount: webhook.payload.data.total_amount };\n\
+           webhook.headers = { 'x-random': String(Math.random()) };\n\
            return webhook;\n\
          }\n",
     );
@@ -197,14 +200,25 @@ async fn a_script_snapshot_gives_the_same_request_from_a_fresh_start() {
         )
     };
 
-    let (per_event, per_event_stats) = counter.transform(input.clone(), limits(), policy()).await;
-    let Ok(Transformed::Deliver(request)) = &per_event else {
-        panic!("{per_event:?}");
+    let deliver = |result: &Result<Transformed, TransformError>| match result {
+        Ok(Transformed::Deliver(request)) => {
+            let random = request
+                .headers
+                .iter()
+                .find(|(name, _)| name == "x-random")
+                .map(|(_, value)| value.clone())
+                .unwrap_or_default();
+            (String::from_utf8(request.body.clone()).unwrap(), random)
+        }
+        other => panic!("{other:?}"),
     };
+    let (per_event, per_event_stats) = counter.transform(input.clone(), limits(), policy()).await;
+    let (body, random) = deliver(&per_event);
     assert_eq!(
-        std::str::from_utf8(&request.body).unwrap(),
+        body,
         r#"{"calls":1,"greeting":"hello there","amount":2159}"#
     );
+    let mut randoms = vec![random];
 
     assert!(!counter.is_specialized());
     let specialize = counter.clone();
@@ -214,8 +228,12 @@ async fn a_script_snapshot_gives_the_same_request_from_a_fresh_start() {
         .unwrap();
     assert!(counter.is_specialized());
     for _ in 0..2 {
+        // console.log at the top level and in the handler: the snapshot must
+        // not keep the stdout handle of the instance it was taken from.
         let (snapshotted, stats) = counter.transform(input.clone(), limits(), policy()).await;
-        assert_eq!(snapshotted, per_event);
+        let (snapshot_body, random) = deliver(&snapshotted);
+        assert_eq!(snapshot_body, body);
+        randoms.push(random);
         assert!(
             stats.fuel < per_event_stats.fuel,
             "the snapshot was not used: {} fuel vs {} per event",
@@ -223,6 +241,10 @@ async fn a_script_snapshot_gives_the_same_request_from_a_fresh_start() {
             per_event_stats.fuel
         );
     }
+    // Math.random is seeded per event, not frozen in the snapshot.
+    randoms.sort();
+    randoms.dedup();
+    assert_eq!(randoms.len(), 3, "{randoms:?}");
 
     // Top-level code that throws gets no snapshot; each event reports it.
     let broken = handler(

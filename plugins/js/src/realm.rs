@@ -9,13 +9,13 @@
 //! (`host/src/runtime/snapshot.rs`). Every event then starts from its own
 //! fresh copy of that snapshot, realm already built: fresh, but not slow.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::Path;
 use std::rc::Rc;
 
 use boa_engine::context::HostHooks;
 use boa_engine::module::IdleModuleLoader;
-use boa_engine::object::ObjectInitializer;
+use boa_engine::object::{FunctionObjectBuilder, ObjectInitializer};
 use boa_engine::property::Attribute;
 use boa_engine::{
     Context, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, Source,
@@ -36,11 +36,25 @@ impl HostHooks for Utc {
 thread_local! {
     /// The realm the initializers built, waiting for the instance's one event.
     static PREPARED: RefCell<Option<Realm>> = const { RefCell::new(None) };
+    /// Set while an initializer runs (see [`preparing`]).
+    static PREPARING: Cell<bool> = const { Cell::new(false) };
+    /// `Math.random`'s state, seeded afresh for every event.
+    static RANDOM: Cell<u64> = const { Cell::new(0x9e37_79b9_7f4a_7c15) };
+}
+
+/// While a snapshot is being prepared, `console` prints nothing: printing
+/// would open the instance's stdout handle, which the snapshot would keep
+/// but a fresh instance does not have.
+fn preparing<T>(work: impl FnOnce() -> T) -> T {
+    PREPARING.with(|p| p.set(true));
+    let result = work();
+    PREPARING.with(|p| p.set(false));
+    result
 }
 
 /// Builds the realm ahead of the event (see the module docs).
 pub fn prepare() {
-    if let Ok(realm) = Realm::new() {
+    if let Ok(realm) = preparing(Realm::new) {
         PREPARED.with(|prepared| *prepared.borrow_mut() = Some(realm));
     }
 }
@@ -55,9 +69,11 @@ pub fn prepare_script(name: &str, source: &str) -> Result<(), String> {
         Some(realm) => realm,
         None => Realm::new().map_err(|e| e.to_string())?,
     };
-    let ran = realm
-        .context
-        .eval(Source::from_bytes(source).with_path(Path::new(name)));
+    let ran = preparing(|| {
+        realm
+            .context
+            .eval(Source::from_bytes(source).with_path(Path::new(name)))
+    });
     if let Err(error) = ran {
         return Err(crate::failure::describe(error, source, &mut realm.context));
     }
@@ -67,12 +83,29 @@ pub fn prepare_script(name: &str, source: &str) -> Result<(), String> {
 }
 
 /// The prepared realm if there is one (each instance runs one event, so
-/// the realm is used once), else a new one.
+/// the realm is used once), else a new one; `Math.random` seeded for this
+/// event (a snapshot would otherwise replay one sequence in every event).
 pub fn take() -> JsResult<Realm> {
+    let mut seed = [0u8; 8];
+    if getrandom::fill(&mut seed).is_ok() {
+        RANDOM.with(|state| state.set(u64::from_le_bytes(seed)));
+    }
     match PREPARED.with(|prepared| prepared.borrow_mut().take()) {
         Some(realm) => Ok(realm),
         None => Realm::new(),
     }
+}
+
+/// `Math.random`: SplitMix64 over [`RANDOM`], 53 random bits in [0, 1).
+fn math_random(_: &JsValue, _: &[JsValue], _: &mut Context) -> JsResult<JsValue> {
+    let next = RANDOM.with(|state| {
+        let z = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        state.set(z);
+        let z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    });
+    Ok(JsValue::new((next >> 11) as f64 / (1u64 << 53) as f64))
 }
 
 /// A context plus the builtins the plugin itself relies on.
@@ -108,6 +141,13 @@ impl Realm {
         let keys = builtin(&object, "keys", &mut context)?;
         dates::install(&mut context)?;
         locale::install(&mut context)?;
+        let math = context.intrinsics().objects().math();
+        let random =
+            FunctionObjectBuilder::new(context.realm(), NativeFunction::from_fn_ptr(math_random))
+                .name(js_string!("random"))
+                .length(0)
+                .build();
+        math.set(js_string!("random"), random, true, &mut context)?;
         install_console(&mut context, &stringify)?;
         Ok(Realm {
             context,
@@ -135,14 +175,18 @@ fn builtin(object: &JsObject, name: &str, context: &mut Context) -> JsResult<JsO
 fn install_console(context: &mut Context, stringify: &JsObject) -> JsResult<()> {
     let stdout = NativeFunction::from_copy_closure_with_captures(
         |_, args, stringify, context| {
-            println!("{}", console_line(args, stringify, context));
+            if !PREPARING.with(Cell::get) {
+                println!("{}", console_line(args, stringify, context));
+            }
             Ok(JsValue::undefined())
         },
         stringify.clone(),
     );
     let stderr = NativeFunction::from_copy_closure_with_captures(
         |_, args, stringify, context| {
-            eprintln!("{}", console_line(args, stringify, context));
+            if !PREPARING.with(Cell::get) {
+                eprintln!("{}", console_line(args, stringify, context));
+            }
             Ok(JsValue::undefined())
         },
         stringify.clone(),

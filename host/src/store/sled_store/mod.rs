@@ -506,7 +506,9 @@ impl Store for SledStore {
                 let old: Delivery = tx_decode(&bytes, "delivery")?;
                 let mut new = old.clone();
                 new.updated_at = now;
-                if let (Some(r), Some(bytes)) = (request, &request_bytes) {
+                if let (Some(r), Some(bytes)) = (request, &request_bytes)
+                    && old.updated_at == r.made_for
+                {
                     new.transformed_by = Some(r.transformed_by.to_string());
                     requests.insert(&id.bytes()[..], bytes.as_slice())?;
                 }

@@ -249,9 +249,11 @@ async fn replay_drops_the_stored_request_and_retry_keeps_it() {
         headers: vec![("content-type".into(), "application/json".into())],
         body: b"{\"x\":1}".to_vec(),
     };
+    let made_for = store.delivery(id).unwrap().unwrap().updated_at;
     let made = NewRequest {
         request: &request,
         transformed_by: "loops@0.1.0",
+        made_for,
     };
     let d = store
         .finish(id, Some(made), None, Next::Dead { reason: "x".into() }, 200)
@@ -259,8 +261,23 @@ async fn replay_drops_the_stored_request_and_retry_keeps_it() {
     assert_eq!(d.transformed_by.as_deref(), Some("loops@0.1.0"));
     assert_eq!(store.request(id).unwrap(), Some(request.clone()));
     store.requeue(id, false, 300).unwrap();
-    assert_eq!(store.request(id).unwrap(), Some(request));
+    assert_eq!(store.request(id).unwrap(), Some(request.clone()));
     let d = store.requeue(id, true, 400).unwrap();
+    assert_eq!(store.request(id).unwrap(), None);
+    assert_eq!(d.transformed_by, None);
+
+    // A replay while an attempt was in flight wins over that attempt's
+    // request: the next attempt runs the plugin again.
+    let made_for = d.updated_at;
+    store.requeue(id, true, 500).unwrap();
+    let made = NewRequest {
+        request: &request,
+        transformed_by: "loops@0.1.0",
+        made_for,
+    };
+    let d = store
+        .finish(id, Some(made), None, Next::Dead { reason: "y".into() }, 600)
+        .unwrap();
     assert_eq!(store.request(id).unwrap(), None);
     assert_eq!(d.transformed_by, None);
 }
