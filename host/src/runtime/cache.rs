@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -58,7 +59,14 @@ impl ArtifactCache {
             // artifact matches this engine's version and settings and fails
             // instead of loading a mismatched one.
             match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => return Ok((component, CacheStatus::Hit)),
+                Ok(component) => {
+                    // Marks it recently used, for `trim`.
+                    let _ = std::fs::File::options()
+                        .write(true)
+                        .open(&path)
+                        .and_then(|f| f.set_modified(SystemTime::now()));
+                    return Ok((component, CacheStatus::Hit));
+                }
                 Err(e) => {
                     tracing::warn!(path = %path.display(), "ignoring an unusable cached plugin: {e:#}")
                 }
@@ -88,7 +96,42 @@ impl ArtifactCache {
         create_private_dir(&self.dir)?;
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         std::fs::write(&tmp, compiled)?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        self.trim(MAX_BYTES, MAX_AGE);
+        Ok(())
+    }
+
+    /// Removes artifacts unused for `max_age`, then the least recently used
+    /// ones until the rest fit in `max_bytes`: every edit of a JavaScript
+    /// handler leaves a compiled snapshot (~20 MB) that nothing loads again.
+    /// Returns how many files were removed.
+    pub fn trim(&self, max_bytes: u64, max_age: Duration) -> usize {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        let mut files: Vec<(SystemTime, u64, PathBuf)> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+            .filter_map(|e| {
+                let meta = e.metadata().ok()?;
+                Some((meta.modified().ok()?, meta.len(), e.path()))
+            })
+            .collect();
+        files.sort_by(|a, b| b.0.cmp(&a.0));
+        let now = SystemTime::now();
+        let mut kept = 0u64;
+        let mut removed = 0;
+        for (modified, len, path) in files {
+            let old = now.duration_since(modified).unwrap_or_default() > max_age;
+            if old || kept + len > max_bytes {
+                if std::fs::remove_file(&path).is_ok() {
+                    removed += 1;
+                }
+            } else {
+                kept += len;
+            }
+        }
+        removed
     }
 }
 
@@ -100,6 +143,11 @@ pub fn compile<'w>(
 ) -> Result<Component, LoadError> {
     Component::new(engine, &prepare(wasm)?.wasm).map_err(|e| LoadError::Compile(format!("{e:#}")))
 }
+
+/// The compiled-artifact cache is kept under this size...
+const MAX_BYTES: u64 = 1 << 30;
+/// ...and artifacts unused this long are removed.
+const MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Bumped when what `prepare` does to a plugin changes (2: snapshots of
 /// `wizer-initialize`), so artifacts prepared the old way are not reused.
@@ -122,4 +170,40 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trim_drops_old_artifacts_then_the_least_recently_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = SystemTime::now();
+        let day = Duration::from_secs(24 * 3600);
+        for (name, age_days, len) in [
+            ("new.cwasm", 0, 400),
+            ("recent.cwasm", 1, 400),
+            ("older.cwasm", 2, 400),
+            ("ancient.cwasm", 40, 10),
+            ("other.txt", 40, 10),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, vec![0u8; len]).unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(now - day * age_days)
+                .unwrap();
+        }
+        let cache = ArtifactCache::new(dir.path().to_path_buf());
+        assert_eq!(cache.trim(1000, day * 30), 2);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["new.cwasm", "other.txt", "recent.cwasm"]);
+    }
 }

@@ -109,8 +109,9 @@ pub struct Runtime {
     /// The threads plugin code runs on, apart from the I/O threads. Dropped
     /// with `shutdown_background` so a `Runtime` may be dropped anywhere.
     exec: Option<tokio::runtime::Runtime>,
-    /// Held while a script snapshot is built, so they run one at a time.
-    snapshots: std::sync::Mutex<()>,
+    /// The queue of the thread that builds script snapshots, one at a time;
+    /// started on first use, ends when the runtime drops.
+    snapshots: std::sync::Mutex<Option<std::sync::mpsc::Sender<std::sync::Weak<Plugin>>>>,
 }
 
 impl Runtime {
@@ -138,7 +139,7 @@ impl Runtime {
             config,
             ticker,
             exec: Some(exec),
-            snapshots: std::sync::Mutex::new(()),
+            snapshots: std::sync::Mutex::new(None),
         }))
     }
 
@@ -186,10 +187,35 @@ impl Runtime {
         &self.slots
     }
 
-    pub(crate) fn snapshot_lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.snapshots
+    /// Queues a script plugin for its snapshot (see `Plugin::specialize`).
+    pub(crate) fn queue_snapshot(&self, plugin: std::sync::Weak<Plugin>) -> std::io::Result<()> {
+        let mut queue = self
+            .snapshots
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(sender) = queue.as_ref()
+            && let Err(returned) = sender.send(plugin.clone())
+        {
+            // The thread is gone (it panicked): start another.
+            drop(returned);
+            *queue = None;
+        }
+        if queue.is_some() {
+            return Ok(());
+        }
+        let (sender, receiver) = std::sync::mpsc::channel::<std::sync::Weak<Plugin>>();
+        std::thread::Builder::new()
+            .name("hookwasm-snapshot".into())
+            .spawn(move || {
+                while let Ok(plugin) = receiver.recv() {
+                    if let Some(plugin) = plugin.upgrade() {
+                        plugin.specialize_logged();
+                    }
+                }
+            })?;
+        let _ = sender.send(plugin);
+        *queue = Some(sender);
+        Ok(())
     }
 }
 

@@ -236,42 +236,34 @@ impl Plugin {
         Ok(())
     }
 
-    /// [`Plugin::specialize`] on a background thread, one at a time (a
-    /// compile takes seconds and both cores), and only while the plugin is
-    /// still in use.
+    /// [`Plugin::specialize`] on the runtime's snapshot thread: one at a
+    /// time (a compile takes seconds and both cores), in the order asked,
+    /// and only if the plugin is still in use when its turn comes.
     pub fn specialize_in_background(self: &Arc<Self>) {
         if self.script.is_none() || self.engine_bytes.is_none() {
             return;
         }
-        let plugin = Arc::downgrade(self);
-        let spawned = std::thread::Builder::new()
-            .name("hookwasm-snapshot".into())
-            .spawn(move || {
-                let Some(runtime) = plugin.upgrade().map(|p| p.runtime.clone()) else {
-                    return;
-                };
-                let _one_at_a_time = runtime.snapshot_lock();
-                let Some(plugin) = plugin.upgrade() else {
-                    return;
-                };
-                let started = Instant::now();
-                match plugin.specialize() {
-                    Ok(()) => tracing::info!(
-                        plugin = %plugin.name,
-                        took_ms = started.elapsed().as_millis() as u64,
-                        "script snapshot ready"
-                    ),
-                    Err(e) => {
-                        tracing::warn!(
-                            plugin = %plugin.name,
-                            "no script snapshot, the script is evaluated per event: {e}"
-                        );
-                        let _ = plugin.no_snapshot.set(e.to_string());
-                    }
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::warn!(plugin = %self.name, "could not start the snapshot thread: {e}");
+        if let Err(e) = self.runtime.queue_snapshot(Arc::downgrade(self)) {
+            tracing::warn!(plugin = %self.name, "no script snapshot: {e}");
+        }
+    }
+
+    /// [`Plugin::specialize`], logged, with a failure kept for the API.
+    pub(crate) fn specialize_logged(&self) {
+        let started = Instant::now();
+        match self.specialize() {
+            Ok(()) => tracing::info!(
+                plugin = %self.name,
+                took_ms = started.elapsed().as_millis() as u64,
+                "script snapshot ready"
+            ),
+            Err(e) => {
+                tracing::warn!(
+                    plugin = %self.name,
+                    "no script snapshot, the script is evaluated per event: {e}"
+                );
+                let _ = self.no_snapshot.set(e.to_string());
+            }
         }
     }
 
