@@ -117,7 +117,7 @@ impl ArtifactCache {
                 Some((meta.modified().ok()?, meta.len(), e.path()))
             })
             .collect();
-        files.sort_by(|a, b| b.0.cmp(&a.0));
+        files.sort_by_key(|(modified, _, _)| std::cmp::Reverse(*modified));
         let now = SystemTime::now();
         let mut kept = 0u64;
         let mut removed = 0;

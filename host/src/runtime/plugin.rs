@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::{self, Outcome, TransformerPre};
@@ -124,12 +125,7 @@ impl Plugin {
                 CacheStatus::Disabled,
             ),
         };
-        let instance_pre = runtime
-            .linker()
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
-        let pre =
-            TransformerPre::new(instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let pre = link(runtime, &component)?;
         let engine_bytes =
             snapshot::exports_function(bytes, snapshot::SCRIPT_EXPORT).then(|| Arc::from(bytes));
         Ok(Plugin {
@@ -226,13 +222,7 @@ impl Plugin {
             }
             None => cache::compile(runtime.engine(), engine, prepare)?,
         };
-        let instance_pre = runtime
-            .linker()
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
-        let pre =
-            TransformerPre::new(instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
-        let _ = self.specialized.set(pre);
+        let _ = self.specialized.set(link(runtime, &component)?);
         Ok(())
     }
 
@@ -445,6 +435,16 @@ impl Plugin {
         }
         stderr
     }
+}
+
+/// Links a compiled component against the sandbox's imports and checks it
+/// has the contract's `transform` export.
+fn link(runtime: &Runtime, component: &Component) -> Result<TransformerPre<CallState>, LoadError> {
+    let instance_pre = runtime
+        .linker()
+        .instantiate_pre(component)
+        .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+    TransformerPre::new(instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))
 }
 
 /// What gets compiled for `wasm`: its pre-initialized snapshot when it
