@@ -88,6 +88,13 @@ impl Ingest {
         }
     }
 
+    /// Reads and discards up to `declared` bytes of `body`, within the body
+    /// timeout.
+    async fn drain(&self, body: Incoming, declared: u64) {
+        let discard = Limited::new(body, declared as usize).collect();
+        let _ = tokio::time::timeout(self.body_timeout, discard).await;
+    }
+
     pub async fn handle(&self, request: http::Request<Incoming>) -> Response<Body> {
         let path = request.uri().path().to_string();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -176,7 +183,15 @@ impl Ingest {
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > self.max_body as u64) {
+        if let Some(n) = declared
+            && n > self.max_body as u64
+        {
+            // Read what a reasonable sender is still sending before answering:
+            // closing on a client mid-body resets the connection, and the
+            // sender sees a network error instead of this 413.
+            if n <= drain_limit(self.max_body) {
+                self.drain(body, n).await;
+            }
             return refuse(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
@@ -203,6 +218,8 @@ impl Ingest {
                 if e.downcast_ref::<http_body_util::LengthLimitError>()
                     .is_some() =>
             {
+                // The rest of the body was not read: the connection closes
+                // after this answer (hyper will not reuse it).
                 return refuse(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "too_large",
@@ -347,6 +364,11 @@ pub fn event_type(body: &Bytes) -> Result<String, String> {
         Some(t) if !t.is_empty() && t.len() <= 256 => Ok(t),
         _ => Err("the JSON body has no string \"type\" field (the event type)".into()),
     }
+}
+
+/// Bodies declared up to this size are read and discarded before a 413.
+fn drain_limit(max_body: usize) -> u64 {
+    (max_body as u64).saturating_mul(4).max(4 << 20)
 }
 
 #[cfg(test)]
