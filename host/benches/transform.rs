@@ -161,6 +161,41 @@ fn main() {
         );
     }
 
+    // The host's share: the test plugin `misbehave` skips at once on the
+    // same 2 KB event, so this is store + instance + passing the event in
+    // and the outcome out, with no guest work to speak of.
+    {
+        let bytes = std::fs::read(Path::new(env!("HOOKWASM_GUEST_DIR")).join("misbehave.wasm"))
+            .expect("misbehave.wasm");
+        let floor = runtime
+            .load("misbehave", PluginSource::File("misbehave.wasm".into()), &bytes)
+            .expect("load misbehave");
+        let input = TransformInput {
+            event_type: "skip".into(),
+            ..input(&CASES[0])
+        };
+        let policy = OutputPolicy::for_base(None, OutputPolicy::DEFAULT_MAX_BODY);
+        let limits = Limits::default();
+        let (result, stats) = rt.block_on(floor.call(&input, &limits, &policy));
+        assert!(matches!(result, Ok(Transformed::Skip(_))), "{result:?}");
+        let mut times = Vec::with_capacity(N);
+        for _ in 0..N {
+            let t = Instant::now();
+            let _ = rt.block_on(floor.call(&input, &limits, &policy));
+            times.push(t.elapsed());
+        }
+        times.sort();
+        println!(
+            "{:<11} {:<18} {:>5} B payload  p50 {:>6.1} µs  p99 {:>6.1} µs  fuel {} (host floor)",
+            "misbehave",
+            "skip",
+            input.payload.len(),
+            percentile(&times, 0.50).as_secs_f64() * 1e6,
+            percentile(&times, 0.99).as_secs_f64() * 1e6,
+            stats.fuel,
+        );
+    }
+
     // The same through the runtime's dedicated wasm threads, as delivery
     // calls it (adds a cross-runtime spawn and wake-up).
     let (case, plugin) = &plugins[0];

@@ -24,7 +24,7 @@ impl Event {
     }
 
     /// The payload, parsed (see [`Envelope::parse`] for the errors).
-    pub fn envelope(&self) -> Result<Envelope, Error> {
+    pub fn envelope(&self) -> Result<Envelope<'_>, Error> {
         Envelope::parse(&self.payload)
     }
 

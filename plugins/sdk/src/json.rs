@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::Field;
+use crate::{Field, PayloadValue};
 
 /// A value that may go into an [`Object`]; `None` means "leave the key out".
 ///
@@ -37,15 +37,21 @@ impl<T: IntoJson> IntoJson for Option<T> {
     }
 }
 
+impl IntoJson for &PayloadValue<'_> {
+    fn into_json(self) -> Option<Value> {
+        (!self.is_null()).then(|| self.into())
+    }
+}
+
 impl IntoJson for Field<'_> {
     fn into_json(self) -> Option<Value> {
-        self.value().cloned()
+        self.to_value()
     }
 }
 
 impl IntoJson for &Field<'_> {
     fn into_json(self) -> Option<Value> {
-        self.value().cloned()
+        self.to_value()
     }
 }
 

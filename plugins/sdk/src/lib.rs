@@ -123,7 +123,7 @@ pub mod time;
 pub mod url;
 
 pub use bindings::{Event, Header, Outcome, Request};
-pub use envelope::{Envelope, Field};
+pub use envelope::{Envelope, Field, PayloadValue};
 pub use error::Error;
 pub use json::{IntoJson, Object};
 pub use plugin::{Metadata, Plugin, call};
@@ -136,8 +136,8 @@ pub use serde_json::{Value, json};
 /// Everything a plugin usually needs: `use hookwasm_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Envelope, Error, Event, Field, Header, IntoJson, Metadata, Object, Outcome, Plugin,
-        Request, Value, json,
+        Envelope, Error, Event, Field, Header, IntoJson, Metadata, Object, Outcome, PayloadValue,
+        Plugin, Request, Value, json,
     };
 }
 

@@ -7,7 +7,7 @@
 //! from the currency. The formatting works on the digits, never on floats, so
 //! arbitrarily long amounts stay exact.
 
-use serde_json::Value;
+use crate::PayloadValue;
 
 /// Currencies without minor units (ISO 4217 exponent 0).
 const EXPONENT_0: [&str; 17] = [
@@ -92,14 +92,14 @@ pub fn format_minor_units(minor_units: &str, currency: &str) -> Option<String> {
 /// minor unit; `None` for anything else (floats, other strings, other types).
 ///
 /// ```
-/// use hookwasm_sdk::{json, money::format};
-/// assert_eq!(format(&json!(2159), "USD").as_deref(), Some("21.59"));
-/// assert_eq!(format(&json!("2159"), "USD").as_deref(), Some("21.59"));
-/// assert_eq!(format(&json!(21.59), "USD"), None);
+/// use hookwasm_sdk::{PayloadValue, money::format};
+/// assert_eq!(format(&PayloadValue::from(2159u64), "USD").as_deref(), Some("21.59"));
+/// assert_eq!(format(&PayloadValue::from("2159"), "USD").as_deref(), Some("21.59"));
+/// assert_eq!(format(&PayloadValue::from(21.59), "USD"), None);
 /// ```
-pub fn format(amount: &Value, currency: &str) -> Option<String> {
+pub fn format(amount: &PayloadValue, currency: &str) -> Option<String> {
     match amount {
-        Value::Number(n) => {
+        PayloadValue::Number(n) => {
             let digits = match (n.as_i64(), n.as_u64()) {
                 (Some(i), _) => i.to_string(),
                 (None, Some(u)) => u.to_string(),
@@ -108,7 +108,7 @@ pub fn format(amount: &Value, currency: &str) -> Option<String> {
             };
             format_minor_units(&digits, currency)
         }
-        Value::String(s) => format_minor_units(s, currency),
+        PayloadValue::Str(s) => format_minor_units(s, currency),
         _ => None,
     }
 }
@@ -185,24 +185,28 @@ mod tests {
         }
     }
 
+    fn format_json(amount: serde_json::Value, currency: &str) -> Option<String> {
+        format(&PayloadValue::from(&amount), currency)
+    }
+
     #[test]
     fn json_amounts() {
-        assert_eq!(format(&json!(2159), "USD").as_deref(), Some("21.59"));
-        assert_eq!(format(&json!(-250), "EUR").as_deref(), Some("-2.50"));
+        assert_eq!(format_json(json!(2159), "USD").as_deref(), Some("21.59"));
+        assert_eq!(format_json(json!(-250), "EUR").as_deref(), Some("-2.50"));
         assert_eq!(
-            format(&json!(u64::MAX), "JPY").as_deref(),
+            format_json(json!(u64::MAX), "JPY").as_deref(),
             Some("18446744073709551615")
         );
         assert_eq!(
-            format(&json!(i64::MIN), "USD").as_deref(),
+            format_json(json!(i64::MIN), "USD").as_deref(),
             Some("-92233720368547758.08")
         );
-        assert_eq!(format(&json!("2159"), "USD").as_deref(), Some("21.59"));
-        assert_eq!(format(&json!(21.59), "USD"), None);
-        assert_eq!(format(&json!(2159.0), "USD"), None);
-        assert_eq!(format(&json!(null), "USD"), None);
-        assert_eq!(format(&json!(true), "USD"), None);
-        assert_eq!(format(&json!([1]), "USD"), None);
-        assert_eq!(format(&json!("twenty"), "USD"), None);
+        assert_eq!(format_json(json!("2159"), "USD").as_deref(), Some("21.59"));
+        assert_eq!(format_json(json!(21.59), "USD"), None);
+        assert_eq!(format_json(json!(2159.0), "USD"), None);
+        assert_eq!(format_json(json!(null), "USD"), None);
+        assert_eq!(format_json(json!(true), "USD"), None);
+        assert_eq!(format_json(json!([1]), "USD"), None);
+        assert_eq!(format_json(json!("twenty"), "USD"), None);
     }
 }
