@@ -168,7 +168,11 @@ fn main() {
         let bytes = std::fs::read(Path::new(env!("HOOKWASM_GUEST_DIR")).join("misbehave.wasm"))
             .expect("misbehave.wasm");
         let floor = runtime
-            .load("misbehave", PluginSource::File("misbehave.wasm".into()), &bytes)
+            .load(
+                "misbehave",
+                PluginSource::File("misbehave.wasm".into()),
+                &bytes,
+            )
             .expect("load misbehave");
         let input = TransformInput {
             event_type: "skip".into(),

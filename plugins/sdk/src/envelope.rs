@@ -141,14 +141,17 @@ impl<'a> Field<'a> {
         } else {
             format!("{}.{key}", self.path)
         };
-        let value = self.value.and_then(PayloadValue::as_object).and_then(|object| {
-            object
-                .as_vec()
-                .iter()
-                .rev()
-                .find(|(k, _)| k.0 == key)
-                .map(|(_, v)| v)
-        });
+        let value = self
+            .value
+            .and_then(PayloadValue::as_object)
+            .and_then(|object| {
+                object
+                    .as_vec()
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k.0 == key)
+                    .map(|(_, v)| v)
+            });
         Field::new(path, value)
     }
 
@@ -357,7 +360,10 @@ mod tests {
         assert_eq!(d.field("data.product_cart[x]").value(), None);
         assert_eq!(d.field("data.product_cart[").value(), None);
         assert_eq!(d.field("").value(), Some(d.root()));
-        assert_eq!(d.field("data.matrix").to_value(), Some(json!([[1, 2], [3, 4]])));
+        assert_eq!(
+            d.field("data.matrix").to_value(),
+            Some(json!([[1, 2], [3, 4]]))
+        );
     }
 
     #[test]
@@ -366,7 +372,10 @@ mod tests {
             r#"{"data": {"customer": {"name": "first"}, "customer": {"name": "Jane \"J\" Do\u00e9"}}}"#,
         )
         .unwrap();
-        assert_eq!(d.customer().get("name").str().unwrap(), Some("Jane \"J\" Doé"));
+        assert_eq!(
+            d.customer().get("name").str().unwrap(),
+            Some("Jane \"J\" Doé")
+        );
         assert_eq!(
             d.to_value(),
             json!({"data": {"customer": {"name": "Jane \"J\" Doé"}}})
@@ -486,8 +495,8 @@ mod tests {
 #[cfg(test)]
 mod fuzz {
     use super::*;
-    use serde_json::Value;
     use proptest::prelude::*;
+    use serde_json::Value;
     use serde_json::json;
 
     fn any_json() -> impl Strategy<Value = Value> {
