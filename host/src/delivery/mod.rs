@@ -444,7 +444,9 @@ impl Deliverer {
             transformed_by,
             made_for: delivery.updated_at,
         });
-        self.store.finish(id, made, Some(attempt), next, now)?;
+        self.store
+            .finish(id, made, Some(attempt), next, now)
+            .await?;
         self.metrics.delivery(&endpoint.id, outcome);
         Ok(())
     }
@@ -460,9 +462,9 @@ impl Deliverer {
     ) -> Result<Option<(ValidRequest, String)>, StoreError> {
         let endpoint = &lane.endpoint;
         let id = delivery.id;
-        let finish = |next: Next, outcome: &str| -> Result<Option<_>, StoreError> {
+        let finish = async |next: Next, outcome: &str| -> Result<Option<_>, StoreError> {
             lane.record(&next, now_ms());
-            self.store.finish(id, None, None, next, now_ms())?;
+            self.store.finish(id, None, None, next, now_ms()).await?;
             self.metrics.delivery(&endpoint.id, outcome);
             Ok(None)
         };
@@ -471,7 +473,7 @@ impl Deliverer {
             .for_endpoint(&endpoint.plugin, endpoint.script.as_deref())
         {
             Ok(plugin) => plugin,
-            Err(reason) => return finish(Next::Dead { reason }, "dead"),
+            Err(reason) => return finish(Next::Dead { reason }, "dead").await,
         };
         let (Some(event), Some(payload)) = (
             self.store.event(delivery.event_id)?,
@@ -482,7 +484,8 @@ impl Deliverer {
                     reason: "the event is no longer stored".into(),
                 },
                 "dead",
-            );
+            )
+            .await;
         };
         let input = TransformInput {
             delivery_key: format!("{}:{}", endpoint.id, event.webhook_id),
@@ -527,7 +530,7 @@ impl Deliverer {
             ))),
             Ok(Transformed::Skip(reason)) => {
                 tracing::info!(delivery = %id, endpoint = %endpoint.id, "skipped by the plugin: {reason}");
-                finish(Next::Skipped { reason }, "skipped")
+                finish(Next::Skipped { reason }, "skipped").await
             }
             Err(e) => {
                 tracing::warn!(delivery = %id, endpoint = %endpoint.id, "transform failed, dead-lettered: {e}");
@@ -537,6 +540,7 @@ impl Deliverer {
                     },
                     "dead",
                 )
+                .await
             }
         }
     }

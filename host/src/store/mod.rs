@@ -132,7 +132,7 @@ pub trait Store: Send + Sync + 'static {
     /// the attempt's outcome rather than before it: one write per delivery
     /// instead of two. A crash mid-attempt transforms again on restart,
     /// which a deterministic plugin turns into the same request.)
-    fn finish(
+    async fn finish(
         &self,
         id: DeliveryId,
         request: Option<NewRequest<'_>>,

@@ -1,6 +1,8 @@
 //! The embedded `Store`: one sled database in the data directory, a tree per
 //! record kind and per index, and multi-tree transactions wherever a record
 //! and its indexes change together (sled makes those atomic across crashes).
+//! Ingests and finished attempts, the hot path, go through `writer`, which
+//! applies all of them queued at once in one transaction.
 //!
 //! Trees and keys (ids are 16-byte ULIDs, so keys sort by time):
 //! - `events`     event id → `Event` (JSON)
@@ -22,6 +24,8 @@ use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree, abort};
 use sled::{Transactional, Tree};
 
+mod writer;
+
 use super::commit::Committer;
 use super::counters::Counters;
 use super::*;
@@ -40,6 +44,9 @@ pub struct SledStore {
     requests: Tree,
     attempts: Tree,
     endpoints: Tree,
+    // Before `committer`: dropped first, so that its last batch is written
+    // before the final flush.
+    writer: writer::Writer,
     committer: Committer,
     counters: Counters,
 }
@@ -63,7 +70,7 @@ impl SledStore {
                 StoreError::Storage(format!("opening the database in {}: {e}", dir.display()))
             })?;
         let tree = |name: &str| db.open_tree(name);
-        let store = SledStore {
+        let trees = writer::Trees {
             events: tree("events")?,
             payloads: tree("payloads")?,
             webhooks: tree("webhooks")?,
@@ -73,7 +80,20 @@ impl SledStore {
             queue: tree("queue")?,
             requests: tree("requests")?,
             attempts: tree("attempts")?,
+        };
+        let store = SledStore {
+            events: trees.events.clone(),
+            payloads: trees.payloads.clone(),
+            webhooks: trees.webhooks.clone(),
+            deliveries: trees.deliveries.clone(),
+            by_event: trees.by_event.clone(),
+            by_status: trees.by_status.clone(),
+            queue: trees.queue.clone(),
+            requests: trees.requests.clone(),
+            attempts: trees.attempts.clone(),
             endpoints: tree("endpoints")?,
+            writer: writer::Writer::start(trees)
+                .map_err(|e| StoreError::Storage(format!("starting the writer thread: {e}")))?,
             committer: Committer::start(db.clone())
                 .map_err(|e| StoreError::Storage(format!("starting the commit thread: {e}")))?,
             counters: Counters::default(),
@@ -243,47 +263,28 @@ impl Store for SledStore {
             return Err(StoreError::Storage(why));
         }
         let now = event.received_at;
-        let window = dedupe_window.as_millis() as u64;
-        let wkey = webhook_key(&event.source, &event.webhook_id);
-        let event_json = encode(&event)?;
         let deliveries: Vec<Delivery> = endpoints
             .iter()
             .map(|e| new_delivery(event.id, e, now))
             .collect();
-
-        let outcome = (
-            &self.webhooks,
-            &self.events,
-            &self.payloads,
-            &self.deliveries,
-            &self.by_event,
-            &self.by_status,
-            &self.queue,
-        )
-            .transaction(
-                |(webhooks, events, payloads, dtree, by_event, by_status, queue)| {
-                    if let Some(previous) = webhooks.get(&wkey)?
-                        && let Some((id, at)) = decode_webhook_value(&previous)
-                        && now.saturating_sub(at) < window
-                    {
-                        return Ok(Some(id));
-                    }
-                    webhooks.insert(wkey.as_slice(), webhook_value(event.id, now))?;
-                    events.insert(&event.id.bytes()[..], event_json.as_slice())?;
-                    payloads.insert(&event.id.bytes()[..], payload)?;
-                    for d in &deliveries {
-                        by_event.insert(by_event_key(event.id, &d.endpoint), &d.id.bytes()[..])?;
-                        write_delivery(dtree, by_status, queue, None, d)?;
-                    }
-                    Ok(None)
-                },
-            )
-            .map_err(|e| match tx_error(e) {
-                // sled stops durable writes after an I/O error: fail the
-                // store so that it is reopened.
-                StoreError::Storage(why) => self.committer.fail(why),
-                other => other,
-            })?;
+        let job = writer::IngestJob {
+            webhook_key: webhook_key(&event.source, &event.webhook_id),
+            event_id: event.id,
+            now,
+            window_ms: dedupe_window.as_millis() as u64,
+            event_json: encode(&event)?,
+            payload: payload.to_vec(),
+            deliveries: deliveries
+                .iter()
+                .map(|d| (by_event_key(event.id, &d.endpoint), d.clone()))
+                .collect(),
+        };
+        let outcome = self.writer.ingest(job).await.map_err(|e| match e {
+            // sled stops durable writes after an I/O error: fail the store
+            // so that it is reopened.
+            StoreError::Storage(why) => self.committer.fail(why),
+            other => other,
+        })?;
 
         // Whether new or a repeat, answer only once it is on disk: a repeat
         // may race the first copy's commit.
@@ -482,7 +483,7 @@ impl Store for SledStore {
         Ok(None)
     }
 
-    fn finish(
+    async fn finish(
         &self,
         id: DeliveryId,
         request: Option<NewRequest<'_>>,
@@ -490,59 +491,26 @@ impl Store for SledStore {
         next: Next,
         now: Millis,
     ) -> Result<Delivery> {
-        let attempt_bytes = attempt.as_ref().map(encode).transpose()?;
-        let request_bytes = request.map(|r| encode(r.request)).transpose()?;
-        let (old, new) = (
-            &self.deliveries,
-            &self.by_status,
-            &self.queue,
-            &self.attempts,
-            &self.requests,
-        )
-            .transaction(|(deliveries, by_status, queue, attempts, requests)| {
-                let Some(bytes) = deliveries.get(id.bytes())? else {
-                    return abort(StoreError::NotFound(id.to_string()));
-                };
-                let old: Delivery = tx_decode(&bytes, "delivery")?;
-                let mut new = old.clone();
-                new.updated_at = now;
-                if let (Some(r), Some(bytes)) = (request, &request_bytes)
-                    && old.updated_at == r.made_for
-                {
-                    new.transformed_by = Some(r.transformed_by.to_string());
-                    requests.insert(&id.bytes()[..], bytes.as_slice())?;
-                }
-                if let (Some(a), Some(bytes)) = (&attempt, &attempt_bytes) {
-                    new.attempts = new.attempts.max(a.n);
-                    new.last_status = a.status;
-                    attempts.insert(&attempt_key(id, a.n)[..], bytes.as_slice())?;
-                }
-                match &next {
-                    Next::Delivered => {
-                        new.status = DeliveryStatus::Delivered;
-                        new.next_attempt_at = None;
-                        new.reason = None;
-                    }
-                    Next::Retry { at, reason } => {
-                        new.status = DeliveryStatus::Pending;
-                        new.next_attempt_at = Some(*at);
-                        new.reason = Some(reason.clone());
-                    }
-                    Next::Dead { reason } => {
-                        new.status = DeliveryStatus::Dead;
-                        new.next_attempt_at = None;
-                        new.reason = Some(reason.clone());
-                    }
-                    Next::Skipped { reason } => {
-                        new.status = DeliveryStatus::Skipped;
-                        new.next_attempt_at = None;
-                        new.reason = Some(reason.clone());
-                    }
-                }
-                write_delivery(deliveries, by_status, queue, Some(&old), &new)?;
-                Ok((old, new))
-            })
-            .map_err(tx_error)?;
+        let request = match request {
+            Some(r) => Some((encode(r.request)?, r.transformed_by.to_string(), r.made_for)),
+            None => None,
+        };
+        let attempt = match attempt {
+            Some(a) => {
+                let bytes = encode(&a)?;
+                let key = attempt_key(id, a.n);
+                Some((a, bytes, key))
+            }
+            None => None,
+        };
+        let job = writer::FinishJob {
+            id,
+            request,
+            attempt,
+            next,
+            now,
+        };
+        let (old, new) = self.writer.finish(job).await?;
         self.counters.moved(&new.endpoint, old.status, new.status);
         Ok(new)
     }

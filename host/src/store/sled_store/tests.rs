@@ -63,6 +63,43 @@ async fn ingest_stores_event_payload_and_one_pending_delivery_per_endpoint() {
     );
 }
 
+/// Concurrent ingests are written in shared batches (one transaction): a
+/// repeat in the same batch as its first copy must still be found, and
+/// every other event stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_ingests_are_batched_without_losing_or_doubling_any() {
+    let (_dir, store) = open();
+    let store = std::sync::Arc::new(store);
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..200 {
+        for copy in 0..2 {
+            let store = store.clone();
+            tasks.spawn(async move {
+                let e = event("dodo", &format!("msg_{n}"), 1_000 + copy);
+                store
+                    .ingest(e, b"{}", &endpoints(&["a"]), HOUR)
+                    .await
+                    .unwrap()
+            });
+        }
+    }
+    let mut new = 0;
+    while let Some(got) = tasks.join_next().await {
+        if !got.unwrap().duplicate {
+            new += 1;
+        }
+    }
+    assert_eq!(new, 200, "each webhook id stored exactly once");
+    assert_eq!(store.counts("a").pending, 200);
+    for n in 0..200 {
+        let id = store
+            .event_by_webhook_id("dodo", &format!("msg_{n}"))
+            .unwrap()
+            .expect("stored");
+        assert_eq!(store.deliveries_of(id).unwrap().len(), 1);
+    }
+}
+
 #[tokio::test]
 async fn duplicates_within_the_window_create_nothing() {
     let (_dir, store) = open();
@@ -174,6 +211,7 @@ async fn finish_moves_state_records_attempts_and_keeps_indexes_in_step() {
             },
             200,
         )
+        .await
         .unwrap();
     assert_eq!(
         (d.status, d.attempts, d.next_attempt_at),
@@ -194,6 +232,7 @@ async fn finish_moves_state_records_attempts_and_keeps_indexes_in_step() {
             },
             300,
         )
+        .await
         .unwrap();
     assert_eq!(d.status, DeliveryStatus::Dead);
     assert_eq!(
@@ -257,6 +296,7 @@ async fn replay_drops_the_stored_request_and_retry_keeps_it() {
     };
     let d = store
         .finish(id, Some(made), None, Next::Dead { reason: "x".into() }, 200)
+        .await
         .unwrap();
     assert_eq!(d.transformed_by.as_deref(), Some("loops@0.1.0"));
     assert_eq!(store.request(id).unwrap(), Some(request.clone()));
@@ -277,6 +317,7 @@ async fn replay_drops_the_stored_request_and_retry_keeps_it() {
     };
     let d = store
         .finish(id, Some(made), None, Next::Dead { reason: "y".into() }, 600)
+        .await
         .unwrap();
     assert_eq!(store.request(id).unwrap(), None);
     assert_eq!(d.transformed_by, None);
@@ -408,7 +449,7 @@ async fn purge_removes_finished_events_but_keeps_pending_and_young_dead_letters(
             .unwrap();
         let d = store.deliveries_of(e.id).unwrap()[0].id;
         if let Some(next) = next {
-            store.finish(d, None, None, next, 20 * day).unwrap();
+            store.finish(d, None, None, next, 20 * day).await.unwrap();
         }
         ids.push(e.id);
     }
@@ -460,7 +501,10 @@ async fn everything_survives_a_reopen_including_counts() {
             .await
             .unwrap();
         let d = store.deliveries_of(e.id).unwrap()[0].id;
-        store.finish(d, None, None, Next::Delivered, 200).unwrap();
+        store
+            .finish(d, None, None, Next::Delivered, 200)
+            .await
+            .unwrap();
         store.flush().await.unwrap();
     }
     let store = SledStore::open(dir.path(), 16 << 20).unwrap();

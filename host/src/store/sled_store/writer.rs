@@ -1,0 +1,287 @@
+//! Batched writes: one thread applies every ingest and every finished
+//! attempt queued so far in a single sled transaction.
+//!
+//! Why: sled 0.34 seals and writes out its log buffer (a `pwrite` and a
+//! synchronous `sync_file_range`) before and after every multi-tree
+//! transaction, so one transaction per event meant four device writes per
+//! delivered event, and most of the server's CPU went there. Batched, that
+//! cost is paid once per batch; each event still commits atomically (the
+//! batch is one transaction), and an ingest is still acknowledged only after
+//! the group commit's flush (see `commit.rs`), which now covers whole
+//! batches.
+
+use std::sync::mpsc;
+
+use sled::transaction::TransactionalTree;
+use sled::{Transactional, Tree};
+use tokio::sync::oneshot;
+
+use super::{TxResult, decode, decode_webhook_value, tx_error, webhook_value, write_delivery};
+use crate::store::{Attempt, Delivery, DeliveryStatus, EventId, Millis, Next, Result, StoreError};
+
+/// At most this many jobs per transaction, so that one batch's latency
+/// stays bounded under a flood.
+const MAX_BATCH: usize = 512;
+
+/// The trees a batch writes to.
+#[derive(Clone)]
+pub(super) struct Trees {
+    pub webhooks: Tree,
+    pub events: Tree,
+    pub payloads: Tree,
+    pub deliveries: Tree,
+    pub by_event: Tree,
+    pub by_status: Tree,
+    pub queue: Tree,
+    pub attempts: Tree,
+    pub requests: Tree,
+}
+
+/// A new event with its deliveries, unless `webhook_key` was seen within
+/// the dedupe window.
+pub(super) struct IngestJob {
+    pub webhook_key: Vec<u8>,
+    pub event_id: EventId,
+    pub now: Millis,
+    pub window_ms: u64,
+    pub event_json: Vec<u8>,
+    pub payload: Vec<u8>,
+    /// (by_event key, delivery)
+    pub deliveries: Vec<(Vec<u8>, Delivery)>,
+}
+
+/// The outcome of an attempt (or a transform that ended the delivery).
+pub(super) struct FinishJob {
+    pub id: crate::store::DeliveryId,
+    /// (encoded request, `plugin@version`, the delivery's `updated_at` the
+    /// transform started from)
+    pub request: Option<(Vec<u8>, String, Millis)>,
+    /// (attempt, its encoding, its key)
+    pub attempt: Option<(Attempt, Vec<u8>, [u8; 20])>,
+    pub next: Next,
+    pub now: Millis,
+}
+
+enum Job {
+    Ingest(IngestJob, oneshot::Sender<Result<Option<EventId>>>),
+    Finish(FinishJob, oneshot::Sender<Result<(Delivery, Delivery)>>),
+}
+
+enum Applied {
+    Ingest(Option<EventId>),
+    Finish(Box<Result<(Delivery, Delivery)>>),
+}
+
+pub(super) struct Writer {
+    queue: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Writer {
+    pub fn start(trees: Trees) -> std::io::Result<Writer> {
+        let (queue, jobs) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("hookwasm-writer".into())
+            .spawn(move || {
+                while let Ok(first) = jobs.recv() {
+                    let mut batch = vec![first];
+                    batch.extend(jobs.try_iter().take(MAX_BATCH - 1));
+                    apply(&trees, batch);
+                }
+            })?;
+        Ok(Writer {
+            queue: Some(queue),
+            thread: Some(thread),
+        })
+    }
+
+    /// Stores the event (or finds the earlier copy: `Some(its id)`). Not yet
+    /// durable: the caller commits.
+    pub async fn ingest(&self, job: IngestJob) -> Result<Option<EventId>> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Job::Ingest(job, tx))?;
+        rx.await.map_err(|_| stopped())?
+    }
+
+    /// Records an attempt and moves the delivery on; returns it before and
+    /// after.
+    pub async fn finish(&self, job: FinishJob) -> Result<(Delivery, Delivery)> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Job::Finish(job, tx))?;
+        rx.await.map_err(|_| stopped())?
+    }
+
+    fn send(&self, job: Job) -> Result<()> {
+        self.queue
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(job)
+            .map_err(|_| stopped())
+    }
+}
+
+impl Drop for Writer {
+    /// Lets the thread finish the jobs already queued, then waits for it.
+    fn drop(&mut self) {
+        self.queue.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Storage("the store's writer thread has stopped".into())
+}
+
+/// Applies a batch in one transaction and answers every job.
+fn apply(trees: &Trees, batch: Vec<Job>) {
+    let result = (
+        &trees.webhooks,
+        &trees.events,
+        &trees.payloads,
+        &trees.deliveries,
+        &trees.by_event,
+        &trees.by_status,
+        &trees.queue,
+        &trees.attempts,
+        &trees.requests,
+    )
+        .transaction(
+            |(
+                webhooks,
+                events,
+                payloads,
+                deliveries,
+                by_event,
+                by_status,
+                queue,
+                attempts,
+                requests,
+            )| {
+                let mut applied = Vec::with_capacity(batch.len());
+                for job in &batch {
+                    applied.push(match job {
+                        Job::Ingest(job, _) => Applied::Ingest(ingest(
+                            webhooks, events, payloads, deliveries, by_event, by_status, queue, job,
+                        )?),
+                        Job::Finish(job, _) => Applied::Finish(Box::new(finish(
+                            deliveries, by_status, queue, attempts, requests, job,
+                        )?)),
+                    });
+                }
+                Ok(applied)
+            },
+        );
+    match result {
+        Ok(applied) => {
+            for (job, applied) in batch.into_iter().zip(applied) {
+                match (job, applied) {
+                    (Job::Ingest(_, reply), Applied::Ingest(outcome)) => {
+                        let _ = reply.send(Ok(outcome));
+                    }
+                    (Job::Finish(_, reply), Applied::Finish(outcome)) => {
+                        let _ = reply.send(*outcome);
+                    }
+                    // `applied` is built from `batch` in order.
+                    (Job::Ingest(_, reply), _) => {
+                        let _ = reply.send(Err(StoreError::Storage("batch mismatch".into())));
+                    }
+                    (Job::Finish(_, reply), _) => {
+                        let _ = reply.send(Err(StoreError::Storage("batch mismatch".into())));
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            let e = tx_error(e);
+            for job in batch {
+                match job {
+                    Job::Ingest(_, reply) => {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                    Job::Finish(_, reply) => {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ingest(
+    webhooks: &TransactionalTree,
+    events: &TransactionalTree,
+    payloads: &TransactionalTree,
+    deliveries: &TransactionalTree,
+    by_event: &TransactionalTree,
+    by_status: &TransactionalTree,
+    queue: &TransactionalTree,
+    job: &IngestJob,
+) -> TxResult<Option<EventId>> {
+    // A transaction reads its own writes, so a repeat within the same batch
+    // is found too.
+    if let Some(previous) = webhooks.get(&job.webhook_key)?
+        && let Some((id, at)) = decode_webhook_value(&previous)
+        && job.now.saturating_sub(at) < job.window_ms
+    {
+        return Ok(Some(id));
+    }
+    let id = job.event_id.bytes();
+    webhooks.insert(
+        job.webhook_key.as_slice(),
+        webhook_value(job.event_id, job.now),
+    )?;
+    events.insert(&id[..], job.event_json.as_slice())?;
+    payloads.insert(&id[..], job.payload.as_slice())?;
+    for (key, d) in &job.deliveries {
+        by_event.insert(key.as_slice(), &d.id.bytes()[..])?;
+        write_delivery(deliveries, by_status, queue, None, d)?;
+    }
+    Ok(None)
+}
+
+/// The outer result fails the whole batch (storage); the inner one is this
+/// job's own (the delivery is gone or unreadable).
+fn finish(
+    deliveries: &TransactionalTree,
+    by_status: &TransactionalTree,
+    queue: &TransactionalTree,
+    attempts: &TransactionalTree,
+    requests: &TransactionalTree,
+    job: &FinishJob,
+) -> TxResult<Result<(Delivery, Delivery)>> {
+    let id = job.id;
+    let Some(bytes) = deliveries.get(id.bytes())? else {
+        return Ok(Err(StoreError::NotFound(id.to_string())));
+    };
+    let old: Delivery = match decode(&bytes, "delivery") {
+        Ok(old) => old,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut new = old.clone();
+    new.updated_at = job.now;
+    if let Some((bytes, transformed_by, made_for)) = &job.request
+        && old.updated_at == *made_for
+    {
+        new.transformed_by = Some(transformed_by.clone());
+        requests.insert(&id.bytes()[..], bytes.as_slice())?;
+    }
+    if let Some((a, bytes, key)) = &job.attempt {
+        new.attempts = new.attempts.max(a.n);
+        new.last_status = a.status;
+        attempts.insert(&key[..], bytes.as_slice())?;
+    }
+    let (status, next_at, reason) = match &job.next {
+        Next::Delivered => (DeliveryStatus::Delivered, None, None),
+        Next::Retry { at, reason } => (DeliveryStatus::Pending, Some(*at), Some(reason.clone())),
+        Next::Dead { reason } => (DeliveryStatus::Dead, None, Some(reason.clone())),
+        Next::Skipped { reason } => (DeliveryStatus::Skipped, None, Some(reason.clone())),
+    };
+    new.status = status;
+    new.next_attempt_at = next_at;
+    new.reason = reason;
+    write_delivery(deliveries, by_status, queue, Some(&old), &new)?;
+    Ok(Ok((old, new)))
+}
