@@ -1,31 +1,16 @@
 //! `hookwasm config check` and `hookwasm send` as a user runs them, and the
 //! per-endpoint concurrency cap holding under load.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::support::*;
 
-fn hookwasm(args: &[&str], dir: &std::path::Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hookwasm"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("HOOKWASM_CONFIG")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn config_check_accepts_the_example_and_names_each_mistake() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let (code, stdout, stderr) = hookwasm(&["config", "check", "-c", "hookwasm.toml"], &root);
+    let (code, stdout, stderr) = hookwasm_in(&["config", "check", "-c", "hookwasm.toml"], &root);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("hookwasm.toml: ok"), "{stdout}");
 
@@ -35,12 +20,12 @@ fn config_check_accepts_the_example_and_names_each_mistake() {
         "[server]\nlisten = \"127.0.0.1:8080\"\nlisten_port = 1\n\n[[endpoints]]\nid = \"x\"\nsource = \"nope\"\nplugin = \"loops\"\nevents = [\"*\"]\n",
     )
     .unwrap();
-    let (code, _, stderr) = hookwasm(&["config", "check", "-c", "bad.toml"], dir.path());
+    let (code, _, stderr) = hookwasm_in(&["config", "check", "-c", "bad.toml"], dir.path());
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("bad.toml"), "{stderr}");
     assert!(stderr.contains("listen_port"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let (code, _, stderr) = hookwasm(&["config", "check", "-c", "missing.toml"], dir.path());
+    let (code, _, stderr) = hookwasm_in(&["config", "check", "-c", "missing.toml"], dir.path());
     assert_eq!(code, 2);
     assert!(stderr.contains("missing.toml"), "{stderr}");
 }
@@ -56,7 +41,7 @@ async fn send_signs_with_the_sources_secret_and_the_event_is_delivered() {
     let event = fixtures().join("dodo/payment.succeeded.json");
     let config_path = server.config_path().display().to_string();
     let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        hookwasm(
+        hookwasm_in(
             &[
                 "send",
                 &event.display().to_string(),
@@ -80,7 +65,7 @@ async fn send_signs_with_the_sources_secret_and_the_event_is_delivered() {
     let event = fixtures().join("dodo/payment.succeeded.json");
     let to = server.url("/webhooks/dodo");
     let (code, stdout, _) = tokio::task::spawn_blocking(move || {
-        hookwasm(
+        hookwasm_in(
             &[
                 "send",
                 &event.display().to_string(),

@@ -74,18 +74,10 @@ async fn kill_9_during_a_backlog_loses_nothing_acknowledged() {
         (200, vec![], "{}".into())
     })
     .await;
-    let config = format!(
-        r#"
-[[endpoints]]
-id = "sink"
-source = "dodo"
-plugin = "inngest"
-events = ["*"]
-url = "{}"
-concurrency = 2
-retry = {{ schedule_secs = [0.2, 0.5, 1, 1, 1] }}
-"#,
-        sink.url("/e/key")
+    let config = sink_endpoint(
+        &sink.url("/e/key"),
+        "concurrency = 2
+retry = { schedule_secs = [0.2, 0.5, 1, 1, 1] }",
     );
     let mut server = Hookwasm::start(&config).await;
     let ids: Vec<String> = (0..EVENTS).map(|n| format!("msg_{n:05}")).collect();

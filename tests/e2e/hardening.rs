@@ -46,18 +46,10 @@ async fn twenty_kill_9s_under_load_with_a_flaky_sink_lose_nothing_acknowledged()
         })
         .await
     };
-    let config = format!(
-        r#"
-[[endpoints]]
-id = "sink"
-source = "dodo"
-plugin = "inngest"
-events = ["*"]
-url = "{}"
-concurrency = 4
-retry = {{ schedule_secs = [0.1, 0.2, 0.3, 0.5, 0.5, 0.5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1] }}
-"#,
-        sink.url("/e/key")
+    let config = sink_endpoint(
+        &sink.url("/e/key"),
+        "concurrency = 4
+retry = { schedule_secs = [0.1, 0.2, 0.3, 0.5, 0.5, 0.5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1] }",
     );
     let mut server = Hookwasm::start(&config).await;
     let mut acked = Vec::new();
@@ -110,19 +102,13 @@ async fn an_outage_drains_afterwards_within_the_rate_limit() {
     const RATE: f64 = 50.0;
     let up = Arc::new(AtomicBool::new(false));
     let sink = Sink::until_healthy(up.clone(), (503, "down for maintenance")).await;
-    let config = format!(
-        r#"
-[[endpoints]]
-id = "sink"
-source = "dodo"
-plugin = "inngest"
-events = ["*"]
-url = "{}"
-concurrency = 8
+    let config = sink_endpoint(
+        &sink.url("/e/key"),
+        &format!(
+            "concurrency = 8
 rate_limit_per_sec = {RATE}
-retry = {{ schedule_secs = [0.5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1] }}
-"#,
-        sink.url("/e/key")
+retry = {{ schedule_secs = [0.5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1] }}"
+        ),
     );
     let server = Hookwasm::start(&config).await;
     let ids: Vec<String> = (0..EVENTS).map(|n| format!("msg_{n:05}")).collect();

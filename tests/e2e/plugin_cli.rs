@@ -1,23 +1,8 @@
 //! `hookwasm plugin test` and `plugin list`, run as a user would.
 
-use std::process::Command;
-
 use serde_json::Value;
 
-use super::support::fixtures;
-
-pub fn hookwasm(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hookwasm"))
-        .args(args)
-        .env("HOOKWASM_CACHE_DIR", super::support::shared_cache())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use super::support::{fixtures, hookwasm};
 
 /// One expected case per plugin, through the CLI.
 #[test]

@@ -180,6 +180,23 @@ impl Drop for Sink {
 }
 
 /// A free local port (bound and released: good enough for tests).
+/// The config of one endpoint, `sink`, that runs the inngest plugin on
+/// every Dodo event and delivers to `url`; `extra` adds TOML keys
+/// (concurrency, retry schedule…).
+pub fn sink_endpoint(url: &str, extra: &str) -> String {
+    format!(
+        r#"
+[[endpoints]]
+id = "sink"
+source = "dodo"
+plugin = "inngest"
+events = ["*"]
+url = "{url}"
+{extra}
+"#
+    )
+}
+
 pub fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
         .unwrap()
@@ -202,6 +219,35 @@ pub struct Hookwasm {
 /// start pays for compiling the built-ins.
 pub fn shared_cache() -> PathBuf {
     std::env::temp_dir().join("hookwasm-e2e-plugin-cache")
+}
+
+/// Runs the `hookwasm` binary as a user would (no `HOOKWASM_CONFIG` from the
+/// test's environment; the tests' shared plugin cache): (exit code, stdout,
+/// stderr).
+pub fn hookwasm(args: &[&str]) -> (i32, String, String) {
+    run_hookwasm(args, None)
+}
+
+/// [`hookwasm`] in the directory `dir`.
+pub fn hookwasm_in(args: &[&str], dir: &Path) -> (i32, String, String) {
+    run_hookwasm(args, Some(dir))
+}
+
+fn run_hookwasm(args: &[&str], dir: Option<&Path>) -> (i32, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hookwasm"));
+    command
+        .args(args)
+        .env_remove("HOOKWASM_CONFIG")
+        .env("HOOKWASM_CACHE_DIR", shared_cache());
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let out = command.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 impl Hookwasm {

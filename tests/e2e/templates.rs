@@ -6,8 +6,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::plugin_cli::hookwasm;
-use super::support::fixtures;
+use super::support::{fixtures, hookwasm};
 
 fn event() -> String {
     fixtures()
