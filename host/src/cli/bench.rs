@@ -192,6 +192,8 @@ retry = {{ schedule_secs = [0.2, 1, 2] }}
     }
     let delivered_in = started.elapsed();
     let rss = peak_rss_mb(pid);
+    let server_cpu = cpu_secs(&pid.to_string());
+    let load_cpu = cpu_secs("self");
     let disk = dir_size(&dir.join("data"));
     drop(child);
 
@@ -208,6 +210,9 @@ retry = {{ schedule_secs = [0.2, 1, 2] }}
         "drain_after_last_ack_ms": ms(delivered_in - acked_in),
         "total_secs": delivered_in.as_secs_f64(),
         "server_peak_rss_mb": rss,
+        // CPU time, a steadier measure than rates on a shared machine.
+        "server_cpu_secs": server_cpu,
+        "load_tool_and_sink_cpu_secs": load_cpu,
         "data_dir_mb": disk as f64 / 1e6,
         "sink_requests": delivered.load(Ordering::Relaxed),
     });
@@ -299,6 +304,19 @@ fn peak_rss_mb(pid: u32) -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some((kb / 1024.0 * 10.0).round() / 10.0)
+}
+
+/// User + system CPU time of a process so far (Linux; `None` elsewhere).
+fn cpu_secs(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: state is the first, utime the 12th, stime the 13th.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let utime: f64 = fields.nth(11)?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    // Clock ticks; USER_HZ is 100 on Linux.
+    Some(((utime + stime) / 100.0 * 100.0).round() / 100.0)
 }
 
 fn dir_size(dir: &std::path::Path) -> u64 {

@@ -21,14 +21,42 @@ type Waiter = oneshot::Sender<Result<(), String>>;
 /// How long an acknowledgement may wait for the disk.
 pub const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Why the store can no longer write durably, once it cannot: shared by the
+/// commit thread and the writer thread, set by whichever sees it first.
+#[derive(Clone, Default)]
+pub struct Failure(Arc<Mutex<Option<String>>>);
+
+impl Failure {
+    pub fn get(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Marks the store failed (the first reason is kept) and returns the
+    /// error to report.
+    pub fn set(&self, why: String) -> StoreError {
+        let mut failure = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if failure.is_none() {
+            tracing::error!("the store can no longer write durably: {why}");
+            *failure = Some(why.clone());
+        }
+        StoreError::Storage(why)
+    }
+}
+
 pub struct Committer {
     queue: Option<mpsc::Sender<Waiter>>,
     thread: Option<std::thread::JoinHandle<()>>,
-    failure: Arc<Mutex<Option<String>>>,
+    failure: Failure,
 }
 
 impl Committer {
-    pub fn start(db: sled::Db) -> std::io::Result<Committer> {
+    pub fn start(db: sled::Db, failure: Failure) -> std::io::Result<Committer> {
         let (queue, waiting) = mpsc::channel::<Waiter>();
         let thread = std::thread::Builder::new()
             .name("hookwasm-commit".into())
@@ -45,30 +73,19 @@ impl Committer {
         Ok(Committer {
             queue: Some(queue),
             thread: Some(thread),
-            failure: Arc::default(),
+            failure,
         })
     }
 
     /// Why the store can no longer make writes durable, if it cannot.
     pub fn failure(&self) -> Option<String> {
-        self.failure
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.failure.get()
     }
 
     /// Marks the store failed (the first reason is kept) and returns the
     /// error to report.
     pub fn fail(&self, why: String) -> StoreError {
-        let mut failure = self
-            .failure
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if failure.is_none() {
-            tracing::error!("the store can no longer write durably: {why}");
-            *failure = Some(why.clone());
-        }
-        StoreError::Storage(why)
+        self.failure.set(why)
     }
 
     /// Resolves once everything written before the call is on disk.

@@ -17,6 +17,7 @@
 //! - `endpoints`  endpoint → `EndpointState` (JSON)
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -26,7 +27,7 @@ use sled::{Transactional, Tree};
 
 mod writer;
 
-use super::commit::Committer;
+use super::commit::{Committer, Failure};
 use super::counters::Counters;
 use super::*;
 use crate::runtime::ValidRequest;
@@ -44,11 +45,11 @@ pub struct SledStore {
     requests: Tree,
     attempts: Tree,
     endpoints: Tree,
-    // Before `committer`: dropped first, so that its last batch is written
-    // before the final flush.
+    // Before `committer`: the jobs already queued are written before the
+    // store closes.
     writer: writer::Writer,
     committer: Committer,
-    counters: Counters,
+    counters: Arc<Counters>,
 }
 
 type TxResult<T> = std::result::Result<T, ConflictableTransactionError<StoreError>>;
@@ -81,6 +82,8 @@ impl SledStore {
             requests: tree("requests")?,
             attempts: tree("attempts")?,
         };
+        let counters = Arc::new(Counters::default());
+        let failure = Failure::default();
         let store = SledStore {
             events: trees.events.clone(),
             payloads: trees.payloads.clone(),
@@ -92,11 +95,11 @@ impl SledStore {
             requests: trees.requests.clone(),
             attempts: trees.attempts.clone(),
             endpoints: tree("endpoints")?,
-            writer: writer::Writer::start(trees)
+            writer: writer::Writer::start(trees, counters.clone(), failure.clone())
                 .map_err(|e| StoreError::Storage(format!("starting the writer thread: {e}")))?,
-            committer: Committer::start(db.clone())
+            committer: Committer::start(db.clone(), failure)
                 .map_err(|e| StoreError::Storage(format!("starting the commit thread: {e}")))?,
-            counters: Counters::default(),
+            counters,
             db,
         };
         for item in store.by_status.iter() {
@@ -295,16 +298,12 @@ impl Store for SledStore {
                 deliveries: self.by_event.scan_prefix(existing.bytes()).count(),
                 duplicate: true,
             }),
-            None => {
-                for d in &deliveries {
-                    self.counters.add(&d.endpoint, DeliveryStatus::Pending, 1);
-                }
-                Ok(Ingested {
-                    event_id: event.id,
-                    deliveries: deliveries.len(),
-                    duplicate: false,
-                })
-            }
+            // (The writer counted the new deliveries.)
+            None => Ok(Ingested {
+                event_id: event.id,
+                deliveries: deliveries.len(),
+                duplicate: false,
+            }),
         }
     }
 
@@ -510,8 +509,8 @@ impl Store for SledStore {
             next,
             now,
         };
-        let (old, new) = self.writer.finish(job).await?;
-        self.counters.moved(&new.endpoint, old.status, new.status);
+        // (The writer updates the counters.)
+        let (_, new) = self.writer.finish(job).await?;
         Ok(new)
     }
 

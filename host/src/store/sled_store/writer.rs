@@ -8,20 +8,27 @@
 //! cost is paid once per batch; each event still commits atomically (the
 //! batch is one transaction), and an ingest is still acknowledged only after
 //! the group commit's flush (see `commit.rs`), which now covers whole
-//! batches.
+//! batches. The in-memory counters move here too, right after each batch,
+//! so they follow the order of the writes whatever becomes of the callers.
+//!
+//! sled holds its global transaction lock for the whole batch, and reads on
+//! other threads wait for it: batches are capped in jobs and in bytes.
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 use sled::transaction::TransactionalTree;
 use sled::{Transactional, Tree};
 use tokio::sync::oneshot;
 
 use super::{TxResult, decode, decode_webhook_value, tx_error, webhook_value, write_delivery};
+use crate::store::commit::{COMMIT_TIMEOUT, Failure};
+use crate::store::counters::Counters;
 use crate::store::{Attempt, Delivery, DeliveryStatus, EventId, Millis, Next, Result, StoreError};
 
-/// At most this many jobs per transaction, so that one batch's latency
-/// stays bounded under a flood.
-const MAX_BATCH: usize = 512;
+/// At most this many jobs per transaction…
+const MAX_BATCH: usize = 128;
+/// …and about this many bytes of payloads and requests.
+const MAX_BATCH_BYTES: usize = 8 << 20;
 
 /// The trees a batch writes to.
 #[derive(Clone)]
@@ -67,6 +74,15 @@ enum Job {
     Finish(FinishJob, oneshot::Sender<Result<(Delivery, Delivery)>>),
 }
 
+impl Job {
+    fn bytes(&self) -> usize {
+        match self {
+            Job::Ingest(job, _) => job.payload.len() + job.event_json.len(),
+            Job::Finish(job, _) => job.request.as_ref().map_or(0, |r| r.0.len()),
+        }
+    }
+}
+
 enum Applied {
     Ingest(Option<EventId>),
     Finish(Box<Result<(Delivery, Delivery)>>),
@@ -75,23 +91,48 @@ enum Applied {
 pub(super) struct Writer {
     queue: Option<mpsc::Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    failure: Failure,
+}
+
+/// Marks the store failed if the writer thread ends by panicking.
+struct PanicGuard(Failure);
+
+impl Drop for PanicGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0
+                .set("the store's writer thread stopped unexpectedly".into());
+        }
+    }
 }
 
 impl Writer {
-    pub fn start(trees: Trees) -> std::io::Result<Writer> {
+    pub fn start(
+        trees: Trees,
+        counters: Arc<Counters>,
+        failure: Failure,
+    ) -> std::io::Result<Writer> {
         let (queue, jobs) = mpsc::channel::<Job>();
+        let guard = PanicGuard(failure.clone());
         let thread = std::thread::Builder::new()
             .name("hookwasm-writer".into())
             .spawn(move || {
+                let _guard = guard;
                 while let Ok(first) = jobs.recv() {
+                    let mut bytes = first.bytes();
                     let mut batch = vec![first];
-                    batch.extend(jobs.try_iter().take(MAX_BATCH - 1));
-                    apply(&trees, batch);
+                    while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+                        let Ok(job) = jobs.try_recv() else { break };
+                        bytes += job.bytes();
+                        batch.push(job);
+                    }
+                    apply(&trees, &counters, &_guard.0, batch);
                 }
             })?;
         Ok(Writer {
             queue: Some(queue),
             thread: Some(thread),
+            failure,
         })
     }
 
@@ -100,7 +141,7 @@ impl Writer {
     pub async fn ingest(&self, job: IngestJob) -> Result<Option<EventId>> {
         let (tx, rx) = oneshot::channel();
         self.send(Job::Ingest(job, tx))?;
-        rx.await.map_err(|_| stopped())?
+        self.answer(rx).await
     }
 
     /// Records an attempt and moves the delivery on; returns it before and
@@ -108,34 +149,56 @@ impl Writer {
     pub async fn finish(&self, job: FinishJob) -> Result<(Delivery, Delivery)> {
         let (tx, rx) = oneshot::channel();
         self.send(Job::Finish(job, tx))?;
-        rx.await.map_err(|_| stopped())?
+        self.answer(rx).await
     }
 
     fn send(&self, job: Job) -> Result<()> {
+        // After a failure nothing more is written: the store must reopen.
+        if let Some(why) = self.failure.get() {
+            return Err(StoreError::Storage(why));
+        }
         self.queue
             .as_ref()
-            .ok_or_else(stopped)?
+            .ok_or_else(|| self.stopped())?
             .send(job)
-            .map_err(|_| stopped())
+            .map_err(|_| self.stopped())
+    }
+
+    /// The job's answer; a writer stuck behind a disk that stopped answering
+    /// fails the store instead of holding its callers for ever.
+    async fn answer<T>(&self, rx: oneshot::Receiver<Result<T>>) -> Result<T> {
+        match tokio::time::timeout(COMMIT_TIMEOUT, rx).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err(self.stopped()),
+            Err(_) => Err(self.failure.set(format!(
+                "the store's writer did not finish a write within {} s",
+                COMMIT_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
+    fn stopped(&self) -> StoreError {
+        self.failure
+            .set("the store's writer thread has stopped".into())
     }
 }
 
 impl Drop for Writer {
-    /// Lets the thread finish the jobs already queued, then waits for it.
+    /// Lets the thread finish the jobs already queued, then waits for it,
+    /// unless the store failed (the thread may be stuck in sled for good).
     fn drop(&mut self) {
         self.queue.take();
-        if let Some(thread) = self.thread.take() {
+        if let Some(thread) = self.thread.take()
+            && self.failure.get().is_none()
+        {
             let _ = thread.join();
         }
     }
 }
 
-fn stopped() -> StoreError {
-    StoreError::Storage("the store's writer thread has stopped".into())
-}
-
-/// Applies a batch in one transaction and answers every job.
-fn apply(trees: &Trees, batch: Vec<Job>) {
+/// Applies a batch in one transaction, updates the counters and answers
+/// every job.
+fn apply(trees: &Trees, counters: &Counters, failure: &Failure, batch: Vec<Job>) {
     let result = (
         &trees.webhooks,
         &trees.events,
@@ -177,10 +240,18 @@ fn apply(trees: &Trees, batch: Vec<Job>) {
         Ok(applied) => {
             for (job, applied) in batch.into_iter().zip(applied) {
                 match (job, applied) {
-                    (Job::Ingest(_, reply), Applied::Ingest(outcome)) => {
+                    (Job::Ingest(job, reply), Applied::Ingest(outcome)) => {
+                        if outcome.is_none() {
+                            for (_, d) in &job.deliveries {
+                                counters.add(&d.endpoint, DeliveryStatus::Pending, 1);
+                            }
+                        }
                         let _ = reply.send(Ok(outcome));
                     }
                     (Job::Finish(_, reply), Applied::Finish(outcome)) => {
+                        if let Ok((old, new)) = outcome.as_ref() {
+                            counters.moved(&new.endpoint, old.status, new.status);
+                        }
                         let _ = reply.send(*outcome);
                     }
                     // `applied` is built from `batch` in order.
@@ -194,7 +265,13 @@ fn apply(trees: &Trees, batch: Vec<Job>) {
             }
         }
         Err(e) => {
-            let e = tx_error(e);
+            // sled cannot write durably after a storage error, and the batch
+            // may be half applied in memory: fail the store before anything
+            // else is written, so that it is reopened.
+            let e = match tx_error(e) {
+                StoreError::Storage(why) => failure.set(why),
+                other => other,
+            };
             for job in batch {
                 match job {
                     Job::Ingest(_, reply) => {
@@ -242,7 +319,8 @@ fn ingest(
     Ok(None)
 }
 
-/// The outer result fails the whole batch (storage); the inner one is this
+/// The outer result fails the whole batch (storage, or an encoding error,
+/// which serde_json cannot produce for a `Delivery`); the inner one is this
 /// job's own (the delivery is gone or unreadable).
 fn finish(
     deliveries: &TransactionalTree,
