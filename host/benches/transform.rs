@@ -75,6 +75,28 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
+/// `n` timings of `call`, sorted.
+fn timings(n: usize, mut call: impl FnMut()) -> Vec<Duration> {
+    let mut times: Vec<Duration> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            call();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times
+}
+
+/// One line of the per-event table.
+fn print_row(plugin: &str, event: &str, payload: usize, times: &[Duration], fuel: u64, note: &str) {
+    println!(
+        "{plugin:<11} {event:<18} {payload:>5} B payload  p50 {:>6.1} µs  p99 {:>6.1} µs  fuel {fuel}{note}",
+        percentile(times, 0.50).as_secs_f64() * 1e6,
+        percentile(times, 0.99).as_secs_f64() * 1e6,
+    );
+}
+
 fn main() {
     let cache = tempfile::tempdir().expect("temp dir");
     let runtime = Runtime::new(RuntimeConfig {
@@ -144,20 +166,16 @@ fn main() {
             );
             fuel = stats.fuel;
         }
-        let mut times = Vec::with_capacity(N);
-        for _ in 0..N {
-            let t = Instant::now();
+        let times = timings(N, || {
             let _ = rt.block_on(plugin.call(&input, &limits, &policy));
-            times.push(t.elapsed());
-        }
-        times.sort();
-        println!(
-            "{:<11} {:<18} {:>5} B payload  p50 {:>6.1} µs  p99 {:>6.1} µs  fuel {fuel}",
+        });
+        print_row(
             case.plugin,
             case.event,
             input.payload.len(),
-            percentile(&times, 0.50).as_secs_f64() * 1e6,
-            percentile(&times, 0.99).as_secs_f64() * 1e6,
+            &times,
+            fuel,
+            "",
         );
     }
 
@@ -182,21 +200,16 @@ fn main() {
         let limits = Limits::default();
         let (result, stats) = rt.block_on(floor.call(&input, &limits, &policy));
         assert!(matches!(result, Ok(Transformed::Skip(_))), "{result:?}");
-        let mut times = Vec::with_capacity(N);
-        for _ in 0..N {
-            let t = Instant::now();
+        let times = timings(N, || {
             let _ = rt.block_on(floor.call(&input, &limits, &policy));
-            times.push(t.elapsed());
-        }
-        times.sort();
-        println!(
-            "{:<11} {:<18} {:>5} B payload  p50 {:>6.1} µs  p99 {:>6.1} µs  fuel {} (host floor)",
+        });
+        print_row(
             "misbehave",
             "skip",
             input.payload.len(),
-            percentile(&times, 0.50).as_secs_f64() * 1e6,
-            percentile(&times, 0.99).as_secs_f64() * 1e6,
+            &times,
             stats.fuel,
+            " (host floor)",
         );
     }
 
@@ -204,17 +217,13 @@ fn main() {
     // calls it (adds a cross-runtime spawn and wake-up).
     let (case, plugin) = &plugins[0];
     let (first_input, first_policy) = (input(case), policy(case, plugin));
-    let mut times = Vec::with_capacity(N);
-    for _ in 0..N {
-        let t = Instant::now();
+    let times = timings(N, || {
         let _ = rt.block_on(plugin.transform(
             first_input.clone(),
             Limits::default(),
             first_policy.clone(),
         ));
-        times.push(t.elapsed());
-    }
-    times.sort();
+    });
     println!(
         "{:<11} via wasm threads           p50 {:>6.1} µs  p99 {:>6.1} µs",
         case.plugin,
@@ -259,13 +268,9 @@ fn main() {
                 matches!(result, Ok(Transformed::Deliver(_))),
                 "{seed}: {result:?}"
             );
-            let mut times = Vec::with_capacity(2000);
-            for _ in 0..2000 {
-                let t = Instant::now();
+            let times = timings(2000, || {
                 let _ = rt.block_on(plugin.call(&input, &limits, &policy));
-                times.push(t.elapsed());
-            }
-            times.sort();
+            });
             println!(
                 "{seed:<28} {label:<16} p50 {:>5.0} µs  p99 {:>5.0} µs  fuel {:>9}",
                 percentile(&times, 0.50).as_secs_f64() * 1e6,

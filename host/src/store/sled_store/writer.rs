@@ -1,10 +1,11 @@
 //! Batched writes: one thread applies every ingest and every finished
 //! attempt queued so far in a single sled transaction.
 //!
-//! Why: sled 0.34 seals and writes out its log buffer (a `pwrite` and a
-//! synchronous `sync_file_range`) before and after every multi-tree
-//! transaction, so one transaction per event meant four device writes per
-//! delivered event, and most of the server's CPU went there. Batched, that
+//! Why: sled 0.34 seals its log buffer before and after every multi-tree
+//! transaction, and its I/O threads write out each sealed buffer (a `pwrite`
+//! and a `sync_file_range` that waits for the device), so one transaction
+//! per event meant four device writes per delivered event, and about a
+//! third of the server's CPU went to them. Batched, that
 //! cost is paid once per batch; each event still commits atomically (the
 //! batch is one transaction), and an ingest is still acknowledged only after
 //! the group commit's flush (see `commit.rs`), which now covers whole
