@@ -35,15 +35,8 @@ use crate::runtime::cache::create_private_dir;
 
 pub struct SledStore {
     db: sled::Db,
-    events: Tree,
-    payloads: Tree,
-    webhooks: Tree,
-    deliveries: Tree,
-    by_event: Tree,
-    by_status: Tree,
-    queue: Tree,
-    requests: Tree,
-    attempts: Tree,
+    /// The record and index trees (shared with the writer thread).
+    trees: writer::Trees,
     endpoints: Tree,
     // Before `committer`: the jobs already queued are written before the
     // store closes.
@@ -85,24 +78,16 @@ impl SledStore {
         let counters = Arc::new(Counters::default());
         let failure = Failure::default();
         let store = SledStore {
-            events: trees.events.clone(),
-            payloads: trees.payloads.clone(),
-            webhooks: trees.webhooks.clone(),
-            deliveries: trees.deliveries.clone(),
-            by_event: trees.by_event.clone(),
-            by_status: trees.by_status.clone(),
-            queue: trees.queue.clone(),
-            requests: trees.requests.clone(),
-            attempts: trees.attempts.clone(),
             endpoints: tree("endpoints")?,
-            writer: writer::Writer::start(trees, counters.clone(), failure.clone())
+            writer: writer::Writer::start(trees.clone(), counters.clone(), failure.clone())
                 .map_err(|e| StoreError::Storage(format!("starting the writer thread: {e}")))?,
             committer: Committer::start(db.clone(), failure)
                 .map_err(|e| StoreError::Storage(format!("starting the commit thread: {e}")))?,
             counters,
+            trees,
             db,
         };
-        for item in store.by_status.iter() {
+        for item in store.trees.by_status.iter() {
             let (key, endpoint) = item?;
             if let Some(status) = key.first().and_then(|t| status_from_tag(*t)) {
                 store
@@ -260,16 +245,9 @@ impl Store for SledStore {
         endpoints: &[String],
         dedupe_window: Duration,
     ) -> Result<Ingested> {
-        // After a failed flush sled cannot make anything durable: refuse at
-        // once (503) rather than queue behind it.
-        if let Some(why) = self.committer.failure() {
-            return Err(StoreError::Storage(why));
-        }
+        // A failed store refuses the job at once (503; `Writer::send`), and a
+        // storage error in the batch marks it failed (`writer::apply`).
         let now = event.received_at;
-        let deliveries: Vec<Delivery> = endpoints
-            .iter()
-            .map(|e| new_delivery(event.id, e, now))
-            .collect();
         let job = writer::IngestJob {
             webhook_key: webhook_key(&event.source, &event.webhook_id),
             event_id: event.id,
@@ -277,17 +255,12 @@ impl Store for SledStore {
             window_ms: dedupe_window.as_millis() as u64,
             event_json: encode(&event)?,
             payload: payload.to_vec(),
-            deliveries: deliveries
+            deliveries: endpoints
                 .iter()
-                .map(|d| (by_event_key(event.id, &d.endpoint), d.clone()))
+                .map(|e| (by_event_key(event.id, e), new_delivery(event.id, e, now)))
                 .collect(),
         };
-        let outcome = self.writer.ingest(job).await.map_err(|e| match e {
-            // sled stops durable writes after an I/O error: fail the store
-            // so that it is reopened.
-            StoreError::Storage(why) => self.committer.fail(why),
-            other => other,
-        })?;
+        let outcome = self.writer.ingest(job).await?;
 
         // Whether new or a repeat, answer only once it is on disk: a repeat
         // may race the first copy's commit.
@@ -295,13 +268,13 @@ impl Store for SledStore {
         match outcome {
             Some(existing) => Ok(Ingested {
                 event_id: existing,
-                deliveries: self.by_event.scan_prefix(existing.bytes()).count(),
+                deliveries: self.trees.by_event.scan_prefix(existing.bytes()).count(),
                 duplicate: true,
             }),
             // (The writer counted the new deliveries.)
             None => Ok(Ingested {
                 event_id: event.id,
-                deliveries: deliveries.len(),
+                deliveries: endpoints.len(),
                 duplicate: false,
             }),
         }
@@ -312,11 +285,12 @@ impl Store for SledStore {
     }
 
     fn event(&self, id: EventId) -> Result<Option<Event>> {
-        Self::load(&self.events, &id.bytes(), "event")
+        Self::load(&self.trees.events, &id.bytes(), "event")
     }
 
     fn event_by_webhook_id(&self, source: &str, webhook_id: &str) -> Result<Option<EventId>> {
         Ok(self
+            .trees
             .webhooks
             .get(webhook_key(source, webhook_id))?
             .and_then(|v| decode_webhook_value(&v))
@@ -324,7 +298,7 @@ impl Store for SledStore {
     }
 
     fn payload(&self, id: EventId) -> Result<Option<Vec<u8>>> {
-        Ok(self.payloads.get(id.bytes())?.map(|v| v.to_vec()))
+        Ok(self.trees.payloads.get(id.bytes())?.map(|v| v.to_vec()))
     }
 
     fn events(&self, filter: &EventFilter) -> Result<Page<Event>> {
@@ -336,7 +310,7 @@ impl Store for SledStore {
         let limit = filter.limit.max(1);
         let mut items = Vec::new();
         let mut next_cursor = None;
-        for item in self.events.range(lo..hi).rev() {
+        for item in self.trees.events.range(lo..hi).rev() {
             let (_, value) = item?;
             let event: Event = decode(&value, "event")?;
             if filter.source.as_ref().is_some_and(|s| *s != event.source)
@@ -357,14 +331,14 @@ impl Store for SledStore {
     }
 
     fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>> {
-        Self::load(&self.deliveries, &id.bytes(), "delivery")
+        Self::load(&self.trees.deliveries, &id.bytes(), "delivery")
     }
 
     fn deliveries_of(&self, event: EventId) -> Result<Vec<Delivery>> {
         let mut out = Vec::new();
-        for item in self.by_event.scan_prefix(event.bytes()) {
+        for item in self.trees.by_event.scan_prefix(event.bytes()) {
             let (_, id) = item?;
-            if let Some(d) = Self::load(&self.deliveries, &id, "delivery")? {
+            if let Some(d) = Self::load(&self.trees.deliveries, &id, "delivery")? {
                 out.push(d);
             }
         }
@@ -401,12 +375,12 @@ impl Store for SledStore {
                     k.extend_from_slice(&id);
                     k
                 };
-                for item in self.by_status.range(key(lo)..key(hi)).rev() {
+                for item in self.trees.by_status.range(key(lo)..key(hi)).rev() {
                     let (key, endpoint) = item?;
                     if !wanted_endpoint(&endpoint) {
                         continue;
                     }
-                    let Some(d) = Self::load(&self.deliveries, &key[1..], "delivery")? else {
+                    let Some(d) = Self::load(&self.trees.deliveries, &key[1..], "delivery")? else {
                         continue;
                     };
                     if !push(d) {
@@ -415,7 +389,7 @@ impl Store for SledStore {
                 }
             }
             None => {
-                for item in self.deliveries.range(lo..hi).rev() {
+                for item in self.trees.deliveries.range(lo..hi).rev() {
                     let (_, value) = item?;
                     let d: Delivery = decode(&value, "delivery")?;
                     if !wanted_endpoint(d.endpoint.as_bytes()) {
@@ -431,11 +405,12 @@ impl Store for SledStore {
     }
 
     fn request(&self, id: DeliveryId) -> Result<Option<ValidRequest>> {
-        Self::load(&self.requests, &id.bytes(), "request")
+        Self::load(&self.trees.requests, &id.bytes(), "request")
     }
 
     fn attempts(&self, id: DeliveryId) -> Result<Vec<Attempt>> {
-        self.attempts
+        self.trees
+            .attempts
             .scan_prefix(id.bytes())
             .map(|item| decode(&item?.1, "attempt"))
             .collect()
@@ -448,7 +423,7 @@ impl Store for SledStore {
     fn due_count(&self, endpoint: &str, now: Millis) -> Result<u64> {
         let prefix = queue_prefix(endpoint);
         let mut n = 0;
-        for item in self.queue.scan_prefix(&prefix) {
+        for item in self.trees.queue.scan_prefix(&prefix) {
             let (key, _) = item?;
             match decode_queue_tail(&key[prefix.len()..]) {
                 Some((due, _)) if due <= now => n += 1,
@@ -465,7 +440,7 @@ impl Store for SledStore {
         busy: &dyn Fn(DeliveryId) -> bool,
     ) -> Result<Option<Due>> {
         let prefix = queue_prefix(endpoint);
-        for item in self.queue.scan_prefix(&prefix) {
+        for item in self.trees.queue.scan_prefix(&prefix) {
             let (key, _) = item?;
             let Some((due, id)) = decode_queue_tail(&key[prefix.len()..]) else {
                 continue;
@@ -516,10 +491,10 @@ impl Store for SledStore {
 
     fn requeue(&self, id: DeliveryId, replay: bool, now: Millis) -> Result<Delivery> {
         let (old, new) = (
-            &self.deliveries,
-            &self.by_status,
-            &self.queue,
-            &self.requests,
+            &self.trees.deliveries,
+            &self.trees.by_status,
+            &self.trees.queue,
+            &self.trees.requests,
         )
             .transaction(|(deliveries, by_status, queue, requests)| {
                 let Some(bytes) = deliveries.get(id.bytes())? else {
@@ -551,11 +526,11 @@ impl Store for SledStore {
     ) -> Result<Option<DeliveryId>> {
         let d = new_delivery(event, endpoint, now);
         let created = (
-            &self.events,
-            &self.by_event,
-            &self.deliveries,
-            &self.by_status,
-            &self.queue,
+            &self.trees.events,
+            &self.trees.by_event,
+            &self.trees.deliveries,
+            &self.trees.by_status,
+            &self.trees.queue,
         )
             .transaction(|(events, by_event, deliveries, by_status, queue)| {
                 if events.get(event.bytes())?.is_none() {
@@ -601,7 +576,7 @@ impl Store for SledStore {
         let start = after.map(|a| a.bytes()).unwrap_or([0; 16]);
         let mut purged = Purged::default();
         let mut candidates = Vec::new();
-        for item in self.events.range(start..newest) {
+        for item in self.trees.events.range(start..newest) {
             let (key, _) = item?;
             let Some(id) = EventId::from_bytes(&key) else {
                 continue;
@@ -629,18 +604,18 @@ impl Store for SledStore {
             }
             let attempt_keys: Vec<sled::IVec> = deliveries
                 .iter()
-                .flat_map(|d| self.attempts.scan_prefix(d.id.bytes()).keys())
+                .flat_map(|d| self.trees.attempts.scan_prefix(d.id.bytes()).keys())
                 .collect::<std::result::Result<_, _>>()?;
             let event: Option<Event> = self.event(id)?;
             let removed = (
-                &self.events,
-                &self.payloads,
-                &self.webhooks,
-                &self.deliveries,
-                &self.by_event,
-                &self.by_status,
-                &self.requests,
-                &self.attempts,
+                &self.trees.events,
+                &self.trees.payloads,
+                &self.trees.webhooks,
+                &self.trees.deliveries,
+                &self.trees.by_event,
+                &self.trees.by_status,
+                &self.trees.requests,
+                &self.trees.attempts,
             )
                 .transaction(
                     |(

@@ -288,14 +288,20 @@ async fn replay_drops_the_stored_request_and_retry_keeps_it() {
         headers: vec![("content-type".into(), "application/json".into())],
         body: b"{\"x\":1}".to_vec(),
     };
-    let made_for = store.delivery(id).unwrap().unwrap().updated_at;
-    let made = NewRequest {
+    let made = |made_for| NewRequest {
         request: &request,
         transformed_by: "loops@0.1.0",
         made_for,
     };
+    let made_for = store.delivery(id).unwrap().unwrap().updated_at;
     let d = store
-        .finish(id, Some(made), None, Next::Dead { reason: "x".into() }, 200)
+        .finish(
+            id,
+            Some(made(made_for)),
+            None,
+            Next::Dead { reason: "x".into() },
+            200,
+        )
         .await
         .unwrap();
     assert_eq!(d.transformed_by.as_deref(), Some("loops@0.1.0"));
@@ -310,13 +316,14 @@ async fn replay_drops_the_stored_request_and_retry_keeps_it() {
     // request: the next attempt runs the plugin again.
     let made_for = d.updated_at;
     store.requeue(id, true, 500).unwrap();
-    let made = NewRequest {
-        request: &request,
-        transformed_by: "loops@0.1.0",
-        made_for,
-    };
     let d = store
-        .finish(id, Some(made), None, Next::Dead { reason: "y".into() }, 600)
+        .finish(
+            id,
+            Some(made(made_for)),
+            None,
+            Next::Dead { reason: "y".into() },
+            600,
+        )
         .await
         .unwrap();
     assert_eq!(store.request(id).unwrap(), None);
