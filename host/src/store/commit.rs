@@ -1,6 +1,9 @@
 //! Group commit: many concurrent writers wait for one fsync. Each ingest
 //! queues a waiter; a dedicated thread flushes the database once for every
 //! waiter queued so far, so the cost of durability is shared under load.
+//! The writer thread queues an ingest's waiter itself, right after the
+//! batch that wrote it, so an acknowledgement waits for no async task in
+//! between.
 //!
 //! A flush that fails (disk full, I/O error) or does not finish within
 //! [`COMMIT_TIMEOUT`] marks the store failed: sled cannot continue after an
@@ -16,7 +19,8 @@ use tokio::sync::oneshot;
 
 use super::StoreError;
 
-type Waiter = oneshot::Sender<Result<(), String>>;
+/// Called once the flush that covers it is done (or failed).
+pub type Waiter = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 /// How long an acknowledgement may wait for the disk.
 pub const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,8 +53,23 @@ impl Failure {
     }
 }
 
+/// Where waiters are queued for the next flush.
+#[derive(Clone)]
+pub struct CommitQueue(mpsc::Sender<Waiter>);
+
+impl CommitQueue {
+    /// Calls `waiter` once everything written before this call is on disk.
+    pub fn after_flush(&self, waiter: Waiter) {
+        if let Err(mpsc::SendError(waiter)) = self.0.send(waiter) {
+            waiter(Err(StoreError::Storage(
+                "the commit thread has stopped".into(),
+            )));
+        }
+    }
+}
+
 pub struct Committer {
-    queue: Option<mpsc::Sender<Waiter>>,
+    queue: Option<CommitQueue>,
     thread: Option<std::thread::JoinHandle<()>>,
     failure: Failure,
 }
@@ -58,20 +77,24 @@ pub struct Committer {
 impl Committer {
     pub fn start(db: sled::Db, failure: Failure) -> std::io::Result<Committer> {
         let (queue, waiting) = mpsc::channel::<Waiter>();
+        let failed = failure.clone();
         let thread = std::thread::Builder::new()
             .name("hookwasm-commit".into())
             .spawn(move || {
                 while let Ok(first) = waiting.recv() {
                     let mut batch = vec![first];
                     batch.extend(waiting.try_iter());
-                    let result = db.flush().map(|_| ()).map_err(|e| e.to_string());
+                    let result = match db.flush() {
+                        Ok(_) => Ok(()),
+                        Err(e) => Err(failed.set(format!("flush failed: {e}"))),
+                    };
                     for waiter in batch {
-                        let _ = waiter.send(result.clone());
+                        waiter(result.clone());
                     }
                 }
             })?;
         Ok(Committer {
-            queue: Some(queue),
+            queue: Some(CommitQueue(queue)),
             thread: Some(thread),
             failure,
         })
@@ -82,10 +105,9 @@ impl Committer {
         self.failure.get()
     }
 
-    /// Marks the store failed (the first reason is kept) and returns the
-    /// error to report.
-    pub fn fail(&self, why: String) -> StoreError {
-        self.failure.set(why)
+    /// For the writer thread, which queues its ingests' waiters itself.
+    pub fn queue(&self) -> Option<CommitQueue> {
+        self.queue.clone()
     }
 
     /// Resolves once everything written before the call is on disk.
@@ -97,17 +119,26 @@ impl Committer {
         self.queue
             .as_ref()
             .ok_or_else(|| StoreError::Storage("the store is closed".into()))?
-            .send(tx)
-            .map_err(|_| StoreError::Storage("the commit thread has stopped".into()))?;
-        match tokio::time::timeout(COMMIT_TIMEOUT, rx).await {
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(e))) => Err(self.fail(format!("flush failed: {e}"))),
-            Ok(Err(_)) => Err(self.fail("the commit thread has stopped".into())),
-            Err(_) => Err(self.fail(format!(
-                "the disk did not confirm a write within {} s",
-                COMMIT_TIMEOUT.as_secs()
-            ))),
-        }
+            .after_flush(Box::new(move |flushed| {
+                let _ = tx.send(flushed);
+            }));
+        wait_for_disk(&self.failure, rx).await?
+    }
+}
+
+/// Waits for an answer that comes after a flush; a disk that does not
+/// answer within [`COMMIT_TIMEOUT`] fails the store.
+pub async fn wait_for_disk<T>(
+    failure: &Failure,
+    rx: oneshot::Receiver<T>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(COMMIT_TIMEOUT, rx).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(_)) => Err(failure.set("the store's commit or writer thread has stopped".into())),
+        Err(_) => Err(failure.set(format!(
+            "the disk did not confirm a write within {} s",
+            COMMIT_TIMEOUT.as_secs()
+        ))),
     }
 }
 

@@ -2,7 +2,8 @@
 //! record kind and per index, and multi-tree transactions wherever a record
 //! and its indexes change together (sled makes those atomic across crashes).
 //! Ingests and finished attempts, the hot path, go through `writer`, which
-//! applies all of them queued at once in one transaction.
+//! applies all of them queued at once in one transaction. The dispatchers
+//! read the queue from a copy in memory (`queue`), not from sled.
 //!
 //! Trees and keys (ids are 16-byte ULIDs, so keys sort by time):
 //! - `events`     event id → `Event` (JSON)
@@ -25,6 +26,7 @@ use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree, abort};
 use sled::{Transactional, Tree};
 
+mod queue;
 mod writer;
 
 use super::commit::{Committer, Failure};
@@ -32,11 +34,14 @@ use super::counters::Counters;
 use super::*;
 use crate::runtime::ValidRequest;
 use crate::runtime::cache::create_private_dir;
+use queue::{QueueIndex, due_at};
 
 pub struct SledStore {
     db: sled::Db,
     /// The record and index trees (shared with the writer thread).
     trees: writer::Trees,
+    /// The `queue` tree in memory, for the dispatchers.
+    queue: Arc<QueueIndex>,
     endpoints: Tree,
     // Before `committer`: the jobs already queued are written before the
     // store closes.
@@ -77,14 +82,26 @@ impl SledStore {
         };
         let counters = Arc::new(Counters::default());
         let failure = Failure::default();
+        let queue = Arc::new(QueueIndex::load(&trees.queue)?);
+        let committer = Committer::start(db.clone(), failure.clone())
+            .map_err(|e| StoreError::Storage(format!("starting the commit thread: {e}")))?;
+        let commits = committer
+            .queue()
+            .ok_or_else(|| StoreError::Storage("the commit thread has stopped".into()))?;
         let store = SledStore {
             endpoints: tree("endpoints")?,
-            writer: writer::Writer::start(trees.clone(), counters.clone(), failure.clone())
-                .map_err(|e| StoreError::Storage(format!("starting the writer thread: {e}")))?,
-            committer: Committer::start(db.clone(), failure)
-                .map_err(|e| StoreError::Storage(format!("starting the commit thread: {e}")))?,
+            writer: writer::Writer::start(
+                trees.clone(),
+                queue.clone(),
+                counters.clone(),
+                commits,
+                failure,
+            )
+            .map_err(|e| StoreError::Storage(format!("starting the writer thread: {e}")))?,
+            committer,
             counters,
             trees,
+            queue,
             db,
         };
         for item in store.trees.by_status.iter() {
@@ -205,14 +222,14 @@ fn write_delivery(
         if old.status != new.status {
             by_status.remove(&status_key(old.status, old.id)[..])?;
         }
-        if let (DeliveryStatus::Pending, Some(due)) = (old.status, old.next_attempt_at) {
+        if let Some(due) = due_at(old) {
             queue.remove(queue_key(&old.endpoint, due, old.id))?;
         }
     }
     if old.is_none_or(|o| o.status != new.status) {
         by_status.insert(&status_key(new.status, new.id)[..], new.endpoint.as_bytes())?;
     }
-    if let (DeliveryStatus::Pending, Some(due)) = (new.status, new.next_attempt_at) {
+    if let Some(due) = due_at(new) {
         queue.insert(queue_key(&new.endpoint, due, new.id), &[][..])?;
     }
     deliveries.insert(&new.id.bytes()[..], tx_encode(new)?)?;
@@ -260,11 +277,8 @@ impl Store for SledStore {
                 .map(|e| (by_event_key(event.id, e), new_delivery(event.id, e, now)))
                 .collect(),
         };
+        // Answered once on disk (group commit).
         let outcome = self.writer.ingest(job).await?;
-
-        // Whether new or a repeat, answer only once it is on disk: a repeat
-        // may race the first copy's commit.
-        self.committer.commit().await?;
         match outcome {
             Some(existing) => Ok(Ingested {
                 event_id: existing,
@@ -421,16 +435,7 @@ impl Store for SledStore {
     }
 
     fn due_count(&self, endpoint: &str, now: Millis) -> Result<u64> {
-        let prefix = queue_prefix(endpoint);
-        let mut n = 0;
-        for item in self.trees.queue.scan_prefix(&prefix) {
-            let (key, _) = item?;
-            match decode_queue_tail(&key[prefix.len()..]) {
-                Some((due, _)) if due <= now => n += 1,
-                _ => break,
-            }
-        }
-        Ok(n)
+        Ok(self.queue.due_count(endpoint, now))
     }
 
     fn next_due(
@@ -439,22 +444,7 @@ impl Store for SledStore {
         now: Millis,
         busy: &dyn Fn(DeliveryId) -> bool,
     ) -> Result<Option<Due>> {
-        let prefix = queue_prefix(endpoint);
-        for item in self.trees.queue.scan_prefix(&prefix) {
-            let (key, _) = item?;
-            let Some((due, id)) = decode_queue_tail(&key[prefix.len()..]) else {
-                continue;
-            };
-            if busy(id) {
-                continue;
-            }
-            return Ok(Some(if due <= now {
-                Due::Now(id)
-            } else {
-                Due::At(due)
-            }));
-        }
-        Ok(None)
+        Ok(self.queue.next_due(endpoint, now, busy))
     }
 
     async fn finish(
@@ -490,6 +480,7 @@ impl Store for SledStore {
     }
 
     fn requeue(&self, id: DeliveryId, replay: bool, now: Millis) -> Result<Delivery> {
+        let _order = self.queue.order();
         let (old, new) = (
             &self.trees.deliveries,
             &self.trees.by_status,
@@ -514,6 +505,7 @@ impl Store for SledStore {
                 Ok((old, new))
             })
             .map_err(tx_error)?;
+        self.queue.moved(Some(&old), &new);
         self.counters.moved(&new.endpoint, old.status, new.status);
         Ok(new)
     }
@@ -525,6 +517,7 @@ impl Store for SledStore {
         now: Millis,
     ) -> Result<Option<DeliveryId>> {
         let d = new_delivery(event, endpoint, now);
+        let _order = self.queue.order();
         let created = (
             &self.trees.events,
             &self.trees.by_event,
@@ -546,6 +539,7 @@ impl Store for SledStore {
             })
             .map_err(tx_error)?;
         if created {
+            self.queue.moved(None, &d);
             self.counters.add(endpoint, DeliveryStatus::Pending, 1);
             Ok(Some(d.id))
         } else {

@@ -1,6 +1,7 @@
 //! The sled store on a real database in a temporary directory.
 
 use super::*;
+use queue::QueueIndex;
 
 fn open() -> (tempfile::TempDir, SledStore) {
     let dir = tempfile::tempdir().unwrap();
@@ -519,4 +520,56 @@ async fn everything_survives_a_reopen_including_counts() {
     let total = |c: Counts| c.pending + c.delivered;
     assert_eq!(total(store.counts("a")) + total(store.counts("b")), 2);
     assert_eq!(store.counts("a").delivered + store.counts("b").delivered, 1);
+}
+
+/// The dispatchers read the queue from memory: after every kind of write it
+/// must hold exactly what the `queue` tree holds, and a reopen rebuilds it.
+#[tokio::test]
+async fn the_queue_in_memory_matches_the_tree_after_every_kind_of_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), 16 << 20).unwrap();
+    let check = |store: &SledStore| {
+        let in_tree = QueueIndex::load(&store.trees.queue).unwrap().entries();
+        assert_eq!(store.queue.entries(), in_tree);
+        in_tree
+    };
+    let events: Vec<Event> = (0..3).map(|i| event("s", &format!("m{i}"), 100)).collect();
+    for e in &events {
+        store
+            .ingest(e.clone(), b"{}", &endpoints(&["a", "b"]), HOUR)
+            .await
+            .unwrap();
+    }
+    assert_eq!(check(&store).len(), 6);
+    let id = |i: usize| store.deliveries_of(events[i].id).unwrap()[0].id;
+    let retry = Next::Retry {
+        at: 5_000,
+        reason: "HTTP 500".into(),
+    };
+    store.finish(id(0), None, None, retry, 200).await.unwrap();
+    check(&store);
+    let dead = Next::Dead {
+        reason: "HTTP 400".into(),
+    };
+    store.finish(id(1), None, None, dead, 200).await.unwrap();
+    store
+        .finish(id(2), None, None, Next::Delivered, 200)
+        .await
+        .unwrap();
+    assert_eq!(check(&store).len(), 4);
+    store.requeue(id(1), false, 300).unwrap();
+    store.requeue(id(0), true, 300).unwrap();
+    assert_eq!(check(&store).len(), 5);
+    store.add_delivery(events[2].id, "c", 400).unwrap();
+    store
+        .ingest(events[0].clone(), b"{}", &endpoints(&["a", "b"]), HOUR)
+        .await
+        .unwrap();
+    let before = check(&store);
+    assert_eq!(before.len(), 6);
+    assert!(before.contains(&("a".into(), 300, id(0))));
+    drop(store);
+
+    let store = SledStore::open(dir.path(), 16 << 20).unwrap();
+    assert_eq!(store.queue.entries(), before);
 }

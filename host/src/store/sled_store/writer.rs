@@ -9,8 +9,10 @@
 //! cost is paid once per batch; each event still commits atomically (the
 //! batch is one transaction), and an ingest is still acknowledged only after
 //! the group commit's flush (see `commit.rs`), which now covers whole
-//! batches. The in-memory counters move here too, right after each batch,
-//! so they follow the order of the writes whatever becomes of the callers.
+//! batches: the writer hands each ingest's answer to the commit thread
+//! itself. The in-memory counters and queue move here too, right after each
+//! batch, so they follow the order of the writes whatever becomes of the
+//! callers.
 //!
 //! sled holds its global transaction lock for the whole batch, and reads on
 //! other threads wait for it: batches are capped in jobs and in bytes.
@@ -21,8 +23,9 @@ use sled::transaction::TransactionalTree;
 use sled::{Transactional, Tree};
 use tokio::sync::oneshot;
 
+use super::queue::QueueIndex;
 use super::{TxResult, decode, decode_webhook_value, tx_error, webhook_value, write_delivery};
-use crate::store::commit::{COMMIT_TIMEOUT, Failure};
+use crate::store::commit::{CommitQueue, Failure, wait_for_disk};
 use crate::store::counters::Counters;
 use crate::store::{Attempt, Delivery, DeliveryStatus, EventId, Millis, Next, Result, StoreError};
 
@@ -110,7 +113,9 @@ impl Drop for PanicGuard {
 impl Writer {
     pub fn start(
         trees: Trees,
+        index: Arc<QueueIndex>,
         counters: Arc<Counters>,
+        commits: CommitQueue,
         failure: Failure,
     ) -> std::io::Result<Writer> {
         let (queue, jobs) = mpsc::channel::<Job>();
@@ -127,7 +132,7 @@ impl Writer {
                         bytes += job.bytes();
                         batch.push(job);
                     }
-                    apply(&trees, &counters, &_guard.0, batch);
+                    apply(&trees, &index, &counters, &commits, &_guard.0, batch);
                 }
             })?;
         Ok(Writer {
@@ -137,8 +142,8 @@ impl Writer {
         })
     }
 
-    /// Stores the event (or finds the earlier copy: `Some(its id)`). Not yet
-    /// durable: the caller commits.
+    /// Stores the event (or finds the earlier copy: `Some(its id)`) and
+    /// answers once that is on disk.
     pub async fn ingest(&self, job: IngestJob) -> Result<Option<EventId>> {
         let (tx, rx) = oneshot::channel();
         self.send(Job::Ingest(job, tx))?;
@@ -168,14 +173,7 @@ impl Writer {
     /// The job's answer; a writer stuck behind a disk that stopped answering
     /// fails the store instead of holding its callers for ever.
     async fn answer<T>(&self, rx: oneshot::Receiver<Result<T>>) -> Result<T> {
-        match tokio::time::timeout(COMMIT_TIMEOUT, rx).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(_)) => Err(self.stopped()),
-            Err(_) => Err(self.failure.set(format!(
-                "the store's writer did not finish a write within {} s",
-                COMMIT_TIMEOUT.as_secs()
-            ))),
-        }
+        wait_for_disk(&self.failure, rx).await?
     }
 
     fn stopped(&self) -> StoreError {
@@ -197,9 +195,17 @@ impl Drop for Writer {
     }
 }
 
-/// Applies a batch in one transaction, updates the counters and answers
-/// every job.
-fn apply(trees: &Trees, counters: &Counters, failure: &Failure, batch: Vec<Job>) {
+/// Applies a batch in one transaction, updates the in-memory queue and
+/// counters, and answers every job.
+fn apply(
+    trees: &Trees,
+    index: &QueueIndex,
+    counters: &Counters,
+    commits: &CommitQueue,
+    failure: &Failure,
+    batch: Vec<Job>,
+) {
+    let _order = index.order();
     let result = (
         &trees.webhooks,
         &trees.events,
@@ -244,13 +250,19 @@ fn apply(trees: &Trees, counters: &Counters, failure: &Failure, batch: Vec<Job>)
                     (Job::Ingest(job, reply), Applied::Ingest(outcome)) => {
                         if outcome.is_none() {
                             for (_, d) in &job.deliveries {
+                                index.moved(None, d);
                                 counters.add(&d.endpoint, DeliveryStatus::Pending, 1);
                             }
                         }
-                        let _ = reply.send(Ok(outcome));
+                        // Whether new or a repeat, answered only once on
+                        // disk: a repeat may race the first copy's flush.
+                        commits.after_flush(Box::new(move |flushed| {
+                            let _ = reply.send(flushed.map(|()| outcome));
+                        }));
                     }
                     (Job::Finish(_, reply), Applied::Finish(outcome)) => {
                         if let Ok((old, new)) = outcome.as_ref() {
+                            index.moved(Some(old), new);
                             counters.moved(&new.endpoint, old.status, new.status);
                         }
                         let _ = reply.send(*outcome);

@@ -1,0 +1,121 @@
+//! The delivery queue in memory: each endpoint's pending deliveries in the
+//! order they are due, a copy of the `queue` tree.
+//!
+//! Why a copy: every dispatcher asks for the head of its queue before each
+//! attempt. Read from sled, each step of that scan took sled's global read
+//! lock, which waits whenever the writer thread holds the lock to commit a
+//! batch — most of the time under load — so the tokio workers that also
+//! serve ingest stalled behind it (a profile of the workers' context
+//! switches put `next_due` first). The tree stays the durable truth: this
+//! copy is loaded from it at open and changed right after every commit that
+//! changes it. Commits that change it hold `order` from the transaction to
+//! that update, so the copy sees them in commit order.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use sled::Tree;
+
+use crate::store::{Delivery, DeliveryId, DeliveryStatus, Due, Millis, Result, StoreError};
+
+/// When a delivery is in the queue: pending with a due time.
+pub(super) fn due_at(d: &Delivery) -> Option<Millis> {
+    match (d.status, d.next_attempt_at) {
+        (DeliveryStatus::Pending, Some(due)) => Some(due),
+        _ => None,
+    }
+}
+
+#[derive(Default)]
+pub(super) struct QueueIndex {
+    order: Mutex<()>,
+    lanes: Mutex<HashMap<String, BTreeSet<(Millis, DeliveryId)>>>,
+}
+
+impl QueueIndex {
+    /// Reads the queue tree (keys: endpoint 0 due-ms delivery-id).
+    pub fn load(tree: &Tree) -> Result<QueueIndex> {
+        let index = QueueIndex::default();
+        {
+            let mut lanes = index.lanes();
+            for item in tree.iter() {
+                let (key, _) = item?;
+                let entry = key.iter().position(|b| *b == 0).and_then(|at| {
+                    let (due, id) = super::decode_queue_tail(&key[at + 1..])?;
+                    Some((String::from_utf8_lossy(&key[..at]).into_owned(), due, id))
+                });
+                let Some((endpoint, due, id)) = entry else {
+                    return Err(StoreError::Corrupt(format!("queue key {key:?}")));
+                };
+                lanes.entry(endpoint).or_default().insert((due, id));
+            }
+        }
+        Ok(index)
+    }
+
+    /// Held from a transaction that changes the queue tree until its changes
+    /// are applied here.
+    pub fn order(&self) -> MutexGuard<'_, ()> {
+        self.order.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lanes(&self) -> MutexGuard<'_, HashMap<String, BTreeSet<(Millis, DeliveryId)>>> {
+        self.lanes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A committed move of a delivery from `old` (None: new) to `new`; the
+    /// same change `write_delivery` made to the tree.
+    pub fn moved(&self, old: Option<&Delivery>, new: &Delivery) {
+        let mut lanes = self.lanes();
+        if let Some(old) = old
+            && let Some(due) = due_at(old)
+            && let Some(lane) = lanes.get_mut(&old.endpoint)
+        {
+            lane.remove(&(due, old.id));
+        }
+        if let Some(due) = due_at(new) {
+            match lanes.get_mut(&new.endpoint) {
+                Some(lane) => {
+                    lane.insert((due, new.id));
+                }
+                None => {
+                    lanes.insert(new.endpoint.clone(), BTreeSet::from([(due, new.id)]));
+                }
+            }
+        }
+    }
+
+    /// The earliest entry of `endpoint` that `busy` does not claim.
+    pub fn next_due(
+        &self,
+        endpoint: &str,
+        now: Millis,
+        busy: &dyn Fn(DeliveryId) -> bool,
+    ) -> Option<Due> {
+        let lanes = self.lanes();
+        let (due, id) = lanes.get(endpoint)?.iter().find(|(_, id)| !busy(*id))?;
+        Some(if *due <= now {
+            Due::Now(*id)
+        } else {
+            Due::At(*due)
+        })
+    }
+
+    pub fn due_count(&self, endpoint: &str, now: Millis) -> u64 {
+        self.lanes().get(endpoint).map_or(0, |lane| {
+            lane.iter().take_while(|(due, _)| *due <= now).count() as u64
+        })
+    }
+
+    /// Every entry, endpoint by endpoint (for tests).
+    #[cfg(test)]
+    pub fn entries(&self) -> Vec<(String, Millis, DeliveryId)> {
+        let lanes = self.lanes();
+        let mut all: Vec<_> = lanes
+            .iter()
+            .flat_map(|(e, lane)| lane.iter().map(move |(due, id)| (e.clone(), *due, *id)))
+            .collect();
+        all.sort();
+        all
+    }
+}
