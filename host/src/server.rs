@@ -26,7 +26,7 @@ use crate::store::{Purged, RetentionPolicy, SledStore, Store, now_ms};
 /// sled counts serialized bytes; in memory its pages take about three times
 /// that (64 MiB here meant ~250 MB RSS under `hookwasm bench`, 16 MiB ~135).
 /// The hot set (events and deliveries of the last seconds) fits easily.
-const STORE_CACHE_BYTES: u64 = 16 << 20;
+const STORE_CACHE_BYTES: u64 = 8 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -24,8 +24,8 @@ use crate::metrics::{EndpointLabel, Metrics, PluginLabel, PluginResult};
 use crate::runtime::registry::PluginRegistry;
 use crate::runtime::{OutputPolicy, TransformInput, Transformed, ValidRequest};
 use crate::store::{
-    Attempt, Delivery, DeliveryFilter, DeliveryId, DeliveryStatus, Due, EndpointState, Millis,
-    NewRequest, Next, Store, StoreError, now_ms,
+    Attempt, Delivery, DeliveryFilter, DeliveryId, DeliveryStatus, Due, EndpointState, Event,
+    Millis, NewRequest, Next, Store, StoreError, Work, WorkInput, now_ms,
 };
 use client::HttpClient;
 use retry::Verdict;
@@ -353,19 +353,25 @@ impl Deliverer {
     }
 
     async fn try_attempt(&self, lane: &Lane, id: DeliveryId) -> Result<(), StoreError> {
-        let Some(delivery) = self.store.delivery(id)? else {
+        let Some(Work { delivery, input }) = self.store.work(id)? else {
             return Ok(());
         };
-        if delivery.status != DeliveryStatus::Pending {
-            return Ok(());
-        }
         // A request made now is stored with this attempt's outcome.
-        let (request, made_by) = match self.store.request(id)? {
-            Some(request) => (request, None),
-            None => match self.transform(lane, &delivery).await? {
-                Some((request, made_by)) => (request, Some(made_by)),
-                None => return Ok(()),
-            },
+        let (request, made_by) = match input {
+            WorkInput::Request(request) => (request, None),
+            WorkInput::Event(event, payload) => {
+                match self.transform(lane, &delivery, &event, &payload).await? {
+                    Some((request, made_by)) => (request, Some(made_by)),
+                    None => return Ok(()),
+                }
+            }
+            WorkInput::EventGone => {
+                let next = Next::Dead {
+                    reason: "the event is no longer stored".into(),
+                };
+                self.finish_early(lane, id, next, "dead").await?;
+                return Ok(());
+            }
         };
 
         let endpoint = &lane.endpoint;
@@ -455,17 +461,31 @@ impl Deliverer {
     /// Returns the request to send and the `plugin@version` that made it,
     /// or `None` when the delivery was finished here (skipped or
     /// dead-lettered).
+    /// Ends a delivery without an attempt (skipped, or dead before sending).
+    async fn finish_early(
+        &self,
+        lane: &Lane,
+        id: DeliveryId,
+        next: Next,
+        outcome: &str,
+    ) -> Result<(), StoreError> {
+        lane.record(&next, now_ms());
+        self.store.finish(id, None, None, next, now_ms()).await?;
+        self.metrics.delivery(&lane.endpoint.id, outcome);
+        Ok(())
+    }
+
     async fn transform(
         &self,
         lane: &Lane,
         delivery: &Delivery,
+        event: &Event,
+        payload: &[u8],
     ) -> Result<Option<(ValidRequest, String)>, StoreError> {
         let endpoint = &lane.endpoint;
         let id = delivery.id;
         let finish = async |next: Next, outcome: &str| -> Result<Option<_>, StoreError> {
-            lane.record(&next, now_ms());
-            self.store.finish(id, None, None, next, now_ms()).await?;
-            self.metrics.delivery(&endpoint.id, outcome);
+            self.finish_early(lane, id, next, outcome).await?;
             Ok(None)
         };
         let plugin = match self
@@ -475,23 +495,11 @@ impl Deliverer {
             Ok(plugin) => plugin,
             Err(reason) => return finish(Next::Dead { reason }, "dead").await,
         };
-        let (Some(event), Some(payload)) = (
-            self.store.event(delivery.event_id)?,
-            self.store.payload(delivery.event_id)?,
-        ) else {
-            return finish(
-                Next::Dead {
-                    reason: "the event is no longer stored".into(),
-                },
-                "dead",
-            )
-            .await;
-        };
         let input = TransformInput {
             delivery_key: format!("{}:{}", endpoint.id, event.webhook_id),
-            id: event.webhook_id,
-            event_type: event.event_type,
-            payload: String::from_utf8_lossy(&payload).into_owned(),
+            id: event.webhook_id.clone(),
+            event_type: event.event_type.clone(),
+            payload: String::from_utf8_lossy(payload).into_owned(),
             endpoint_url: endpoint.url.clone(),
             settings: endpoint.settings.clone(),
         };

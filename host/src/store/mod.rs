@@ -8,7 +8,10 @@ mod counters;
 pub mod model;
 mod sled_store;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use bytes::Bytes;
 
 pub use model::*;
 pub use sled_store::SledStore;
@@ -52,6 +55,23 @@ pub struct NewRequest<'a> {
     /// delivery changed since (an operator's replay or retry mid-attempt),
     /// the request is not stored, so a replay still re-runs the plugin.
     pub made_for: Millis,
+}
+
+/// A pending delivery and what its next attempt needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Work {
+    pub delivery: Delivery,
+    pub input: WorkInput,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WorkInput {
+    /// The request an earlier attempt sent: a retry resends it.
+    Request(ValidRequest),
+    /// No request yet: the event and its payload, to transform.
+    Event(Arc<Event>, Bytes),
+    /// No request yet, and the event is no longer stored.
+    EventGone,
 }
 
 /// The head of an endpoint's queue.
@@ -111,6 +131,9 @@ pub trait Store: Send + Sync + 'static {
     fn deliveries_of(&self, event: EventId) -> Result<Vec<Delivery>>;
     fn deliveries(&self, filter: &DeliveryFilter) -> Result<Page<Delivery>>;
     fn request(&self, id: DeliveryId) -> Result<Option<ValidRequest>>;
+    /// A pending delivery and what its next attempt needs; `None` if it is
+    /// gone or no longer pending.
+    fn work(&self, id: DeliveryId) -> Result<Option<Work>>;
     fn attempts(&self, id: DeliveryId) -> Result<Vec<Attempt>>;
 
     /// Counts by status, kept in memory.

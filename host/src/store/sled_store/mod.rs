@@ -21,11 +21,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree, abort};
 use sled::{Transactional, Tree};
 
+mod fresh;
 mod queue;
 mod writer;
 
@@ -34,6 +36,7 @@ use super::counters::Counters;
 use super::*;
 use crate::runtime::ValidRequest;
 use crate::runtime::cache::create_private_dir;
+use fresh::Fresh;
 use queue::{QueueIndex, due_at};
 
 pub struct SledStore {
@@ -42,6 +45,8 @@ pub struct SledStore {
     trees: writer::Trees,
     /// The `queue` tree in memory, for the dispatchers.
     queue: Arc<QueueIndex>,
+    /// First attempts' work, kept from ingest.
+    fresh: Arc<Fresh>,
     endpoints: Tree,
     // Before `committer`: the jobs already queued are written before the
     // store closes.
@@ -83,6 +88,7 @@ impl SledStore {
         let counters = Arc::new(Counters::default());
         let failure = Failure::default();
         let queue = Arc::new(QueueIndex::load(&trees.queue)?);
+        let fresh = Arc::new(Fresh::default());
         let committer = Committer::start(db.clone(), failure.clone())
             .map_err(|e| StoreError::Storage(format!("starting the commit thread: {e}")))?;
         let commits = committer
@@ -93,6 +99,7 @@ impl SledStore {
             writer: writer::Writer::start(
                 trees.clone(),
                 queue.clone(),
+                fresh.clone(),
                 counters.clone(),
                 commits,
                 failure,
@@ -102,6 +109,7 @@ impl SledStore {
             counters,
             trees,
             queue,
+            fresh,
             db,
         };
         for item in store.trees.by_status.iter() {
@@ -265,16 +273,18 @@ impl Store for SledStore {
         // A failed store refuses the job at once (503; `Writer::send`), and a
         // storage error in the batch marks it failed (`writer::apply`).
         let now = event.received_at;
+        let event_id = event.id;
         let job = writer::IngestJob {
             webhook_key: webhook_key(&event.source, &event.webhook_id),
-            event_id: event.id,
+            event_id,
             now,
             window_ms: dedupe_window.as_millis() as u64,
             event_json: encode(&event)?,
-            payload: payload.to_vec(),
+            event: Arc::new(event),
+            payload: Bytes::copy_from_slice(payload),
             deliveries: endpoints
                 .iter()
-                .map(|e| (by_event_key(event.id, e), new_delivery(event.id, e, now)))
+                .map(|e| (by_event_key(event_id, e), new_delivery(event_id, e, now)))
                 .collect(),
         };
         // Answered once on disk (group commit).
@@ -287,7 +297,7 @@ impl Store for SledStore {
             }),
             // (The writer counted the new deliveries.)
             None => Ok(Ingested {
-                event_id: event.id,
+                event_id,
                 deliveries: endpoints.len(),
                 duplicate: false,
             }),
@@ -422,6 +432,31 @@ impl Store for SledStore {
         Self::load(&self.trees.requests, &id.bytes(), "request")
     }
 
+    fn work(&self, id: DeliveryId) -> Result<Option<Work>> {
+        if let Some(work) = self.fresh.take(id) {
+            return Ok(Some(work));
+        }
+        let Some(delivery) = self.delivery(id)? else {
+            return Ok(None);
+        };
+        if delivery.status != DeliveryStatus::Pending {
+            return Ok(None);
+        }
+        let input = match self.request(id)? {
+            Some(request) => WorkInput::Request(request),
+            None => match (
+                self.event(delivery.event_id)?,
+                self.payload(delivery.event_id)?,
+            ) {
+                (Some(event), Some(payload)) => {
+                    WorkInput::Event(Arc::new(event), Bytes::from(payload))
+                }
+                _ => WorkInput::EventGone,
+            },
+        };
+        Ok(Some(Work { delivery, input }))
+    }
+
     fn attempts(&self, id: DeliveryId) -> Result<Vec<Attempt>> {
         self.trees
             .attempts
@@ -505,6 +540,7 @@ impl Store for SledStore {
                 Ok((old, new))
             })
             .map_err(tx_error)?;
+        self.fresh.forget(id);
         self.queue.moved(Some(&old), &new);
         self.counters.moved(&new.endpoint, old.status, new.status);
         Ok(new)

@@ -573,3 +573,70 @@ async fn the_queue_in_memory_matches_the_tree_after_every_kind_of_write() {
     let store = SledStore::open(dir.path(), 16 << 20).unwrap();
     assert_eq!(store.queue.entries(), before);
 }
+
+/// A first attempt's work comes from memory (`Fresh`); it must be what
+/// sled holds, and a delivery changed since its ingest must be read again.
+#[tokio::test]
+async fn work_kept_from_ingest_is_what_sled_holds_and_is_dropped_when_the_delivery_changes() {
+    let (_dir, store) = open();
+    let e = event("s", "m1", 100);
+    let payload = br#"{"type":"payment.succeeded","data":{}}"#;
+    store
+        .ingest(e.clone(), payload, &endpoints(&["a", "b"]), HOUR)
+        .await
+        .unwrap();
+    let ids: Vec<DeliveryId> = store
+        .deliveries_of(e.id)
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(store.fresh.len(), 2);
+
+    let kept = store.work(ids[0]).unwrap().unwrap();
+    assert_eq!(store.fresh.len(), 1, "taken, not copied");
+    let read = store.work(ids[0]).unwrap().unwrap();
+    assert_eq!(kept, read);
+    assert_eq!(
+        read.input,
+        WorkInput::Event(Arc::new(e.clone()), Bytes::from_static(payload))
+    );
+
+    // An operator's retry changes the delivery before its first attempt.
+    store.requeue(ids[1], false, 500).unwrap();
+    assert_eq!(store.fresh.len(), 0);
+    assert_eq!(
+        store.work(ids[1]).unwrap().unwrap().delivery.updated_at,
+        500
+    );
+
+    // Once an attempt stored its request, retries get the request.
+    let request = ValidRequest {
+        method: "POST".into(),
+        url: "https://x.test/".into(),
+        headers: vec![],
+        body: b"{}".to_vec(),
+    };
+    let made = NewRequest {
+        request: &request,
+        transformed_by: "loops@0.1.0",
+        made_for: 100,
+    };
+    let retry = Next::Retry {
+        at: 900,
+        reason: "HTTP 500".into(),
+    };
+    store
+        .finish(ids[0], Some(made), None, retry, 600)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.work(ids[0]).unwrap().unwrap().input,
+        WorkInput::Request(request)
+    );
+    store
+        .finish(ids[0], None, None, Next::Delivered, 700)
+        .await
+        .unwrap();
+    assert_eq!(store.work(ids[0]).unwrap(), None, "no longer pending");
+}

@@ -19,15 +19,20 @@
 
 use std::sync::{Arc, mpsc};
 
+use bytes::Bytes;
+
 use sled::transaction::TransactionalTree;
 use sled::{Transactional, Tree};
 use tokio::sync::oneshot;
 
+use super::fresh::Fresh;
 use super::queue::QueueIndex;
 use super::{TxResult, decode, decode_webhook_value, tx_error, webhook_value, write_delivery};
 use crate::store::commit::{CommitQueue, Failure, wait_for_disk};
 use crate::store::counters::Counters;
-use crate::store::{Attempt, Delivery, DeliveryStatus, EventId, Millis, Next, Result, StoreError};
+use crate::store::{
+    Attempt, Delivery, DeliveryStatus, Event, EventId, Millis, Next, Result, StoreError,
+};
 
 /// At most this many jobs per transaction…
 const MAX_BATCH: usize = 128;
@@ -56,7 +61,9 @@ pub(super) struct IngestJob {
     pub now: Millis,
     pub window_ms: u64,
     pub event_json: Vec<u8>,
-    pub payload: Vec<u8>,
+    /// Kept for the first attempts (`Fresh`).
+    pub event: Arc<Event>,
+    pub payload: Bytes,
     /// (by_event key, delivery)
     pub deliveries: Vec<(Vec<u8>, Delivery)>,
 }
@@ -114,6 +121,7 @@ impl Writer {
     pub fn start(
         trees: Trees,
         index: Arc<QueueIndex>,
+        fresh: Arc<Fresh>,
         counters: Arc<Counters>,
         commits: CommitQueue,
         failure: Failure,
@@ -132,7 +140,9 @@ impl Writer {
                         bytes += job.bytes();
                         batch.push(job);
                     }
-                    apply(&trees, &index, &counters, &commits, &_guard.0, batch);
+                    apply(
+                        &trees, &index, &fresh, &counters, &commits, &_guard.0, batch,
+                    );
                 }
             })?;
         Ok(Writer {
@@ -195,11 +205,13 @@ impl Drop for Writer {
     }
 }
 
-/// Applies a batch in one transaction, updates the in-memory queue and
-/// counters, and answers every job.
+/// Applies a batch in one transaction, updates what is kept in memory (the
+/// queue, first attempts' work, counters), and answers every job.
+#[allow(clippy::too_many_arguments)]
 fn apply(
     trees: &Trees,
     index: &QueueIndex,
+    fresh: &Fresh,
     counters: &Counters,
     commits: &CommitQueue,
     failure: &Failure,
@@ -253,6 +265,8 @@ fn apply(
                                 index.moved(None, d);
                                 counters.add(&d.endpoint, DeliveryStatus::Pending, 1);
                             }
+                            let new = job.deliveries.into_iter().map(|(_, d)| d).collect();
+                            fresh.add(new, job.event, job.payload);
                         }
                         // Whether new or a repeat, answered only once on
                         // disk: a repeat may race the first copy's flush.
@@ -262,6 +276,7 @@ fn apply(
                     }
                     (Job::Finish(_, reply), Applied::Finish(outcome)) => {
                         if let Ok((old, new)) = outcome.as_ref() {
+                            fresh.forget(new.id);
                             index.moved(Some(old), new);
                             counters.moved(&new.endpoint, old.status, new.status);
                         }
@@ -324,7 +339,7 @@ fn ingest(
         webhook_value(job.event_id, job.now),
     )?;
     events.insert(&id[..], job.event_json.as_slice())?;
-    payloads.insert(&id[..], job.payload.as_slice())?;
+    payloads.insert(&id[..], job.payload.as_ref())?;
     for (key, d) in &job.deliveries {
         by_event.insert(key.as_slice(), &d.id.bytes()[..])?;
         write_delivery(deliveries, by_status, queue, None, d)?;
