@@ -55,12 +55,19 @@ impl Failure {
 
 /// Where waiters are queued for the next flush.
 #[derive(Clone)]
-pub struct CommitQueue(mpsc::Sender<Waiter>);
+pub struct CommitQueue {
+    waiters: mpsc::Sender<Waiter>,
+    failure: Failure,
+}
 
 impl CommitQueue {
-    /// Calls `waiter` once everything written before this call is on disk.
+    /// Calls `waiter` once everything written before this call is on disk,
+    /// or at once with the error if the store can no longer get there.
     pub fn after_flush(&self, waiter: Waiter) {
-        if let Err(mpsc::SendError(waiter)) = self.0.send(waiter) {
+        if let Some(why) = self.failure.get() {
+            return waiter(Err(StoreError::Storage(why)));
+        }
+        if let Err(mpsc::SendError(waiter)) = self.waiters.send(waiter) {
             waiter(Err(StoreError::Storage(
                 "the commit thread has stopped".into(),
             )));
@@ -94,7 +101,10 @@ impl Committer {
                 }
             })?;
         Ok(Committer {
-            queue: Some(CommitQueue(queue)),
+            queue: Some(CommitQueue {
+                waiters: queue,
+                failure: failure.clone(),
+            }),
             thread: Some(thread),
             failure,
         })
@@ -122,22 +132,23 @@ impl Committer {
             .after_flush(Box::new(move |flushed| {
                 let _ = tx.send(flushed);
             }));
-        wait_for_disk(&self.failure, rx).await?
+        wait_for_disk(&self.failure, rx, COMMIT_TIMEOUT).await?
     }
 }
 
-/// Waits for an answer that comes after a flush; a disk that does not
-/// answer within [`COMMIT_TIMEOUT`] fails the store.
+/// Waits for an answer from the writer or commit thread; one that does not
+/// come within `limit` (a disk that stopped answering) fails the store.
 pub async fn wait_for_disk<T>(
     failure: &Failure,
     rx: oneshot::Receiver<T>,
+    limit: Duration,
 ) -> Result<T, StoreError> {
-    match tokio::time::timeout(COMMIT_TIMEOUT, rx).await {
+    match tokio::time::timeout(limit, rx).await {
         Ok(Ok(answer)) => Ok(answer),
         Ok(Err(_)) => Err(failure.set("the store's commit or writer thread has stopped".into())),
         Err(_) => Err(failure.set(format!(
             "the disk did not confirm a write within {} s",
-            COMMIT_TIMEOUT.as_secs()
+            limit.as_secs()
         ))),
     }
 }

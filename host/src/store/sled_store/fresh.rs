@@ -7,10 +7,11 @@
 //! also serves ingest — behind each write batch. An entry is exactly what
 //! those reads would return: it is added when the ingest commits and
 //! dropped when taken or when anything else changes the delivery (both
-//! under the queue's commit order). Bounded in bytes; past the bound, work
-//! is read from sled as before.
+//! under the queue's commit order). Bounded in bytes: when full, the oldest
+//! entries make way (an endpoint disabled after ingest must not keep the
+//! space for ever); work not here is read from sled as before.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -30,7 +31,8 @@ pub(super) struct Fresh {
 
 #[derive(Default)]
 struct Entries {
-    map: HashMap<DeliveryId, (Delivery, Arc<Event>, Bytes)>,
+    /// By id, so oldest first (ids are ULIDs).
+    map: BTreeMap<DeliveryId, (Delivery, Arc<Event>, Bytes)>,
     bytes: usize,
 }
 
@@ -39,18 +41,26 @@ impl Fresh {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The new deliveries of a committed ingest, as long as there is room.
-    pub fn add(&self, deliveries: Vec<Delivery>, event: Arc<Event>, payload: Bytes) {
+    /// The new deliveries of a committed ingest, in place of the oldest
+    /// entries if there is no room.
+    pub fn add(&self, deliveries: &[Delivery], event: &Arc<Event>, payload: &Bytes) {
+        let cost = payload.len() + ENTRY_BYTES;
+        if cost > CAPACITY_BYTES {
+            return;
+        }
         let mut entries = self.entries();
         for delivery in deliveries {
-            let cost = payload.len() + ENTRY_BYTES;
-            if entries.bytes + cost > CAPACITY_BYTES {
-                return;
+            while entries.bytes + cost > CAPACITY_BYTES {
+                let Some((_, (_, _, evicted))) = entries.map.pop_first() else {
+                    break;
+                };
+                entries.bytes -= evicted.len() + ENTRY_BYTES;
             }
             entries.bytes += cost;
-            entries
-                .map
-                .insert(delivery.id, (delivery, event.clone(), payload.clone()));
+            let entry = (delivery.clone(), event.clone(), payload.clone());
+            if let Some((_, _, replaced)) = entries.map.insert(delivery.id, entry) {
+                entries.bytes -= replaced.len() + ENTRY_BYTES;
+            }
         }
     }
 
@@ -76,5 +86,60 @@ impl Fresh {
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries().map.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{DeliveryStatus, EventId};
+
+    /// The `n`th delivery made (ids in time order).
+    fn delivery(n: u64) -> Delivery {
+        Delivery {
+            id: DeliveryId(ulid::Ulid::from_parts(1_000 + n, 0)),
+            event_id: EventId::new(),
+            endpoint: "a".into(),
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            schedule_from: 0,
+            created_at: 1,
+            updated_at: 1,
+            next_attempt_at: Some(1),
+            reason: None,
+            last_status: None,
+            transformed_by: None,
+        }
+    }
+
+    #[test]
+    fn when_full_the_oldest_make_way_and_the_count_of_bytes_returns_to_zero() {
+        let fresh = Fresh::default();
+        let event = Arc::new(Event {
+            id: EventId::new(),
+            source: "s".into(),
+            webhook_id: "m".into(),
+            event_type: "t".into(),
+            received_at: 1,
+            headers: vec![],
+        });
+        let payload = Bytes::from(vec![b'x'; 100 * 1024]);
+        let fit = CAPACITY_BYTES / (payload.len() + ENTRY_BYTES);
+        let all: Vec<Delivery> = (0..fit as u64 + 3).map(delivery).collect();
+        for d in &all {
+            fresh.add(std::slice::from_ref(d), &event, &payload);
+        }
+        assert_eq!(fresh.len(), fit);
+        assert!(fresh.take(all[2].id).is_none(), "the oldest were evicted");
+        assert!(fresh.take(all[fit + 2].id).is_some(), "the newest kept");
+        for d in &all {
+            fresh.forget(d.id);
+        }
+        assert_eq!(fresh.len(), 0);
+        assert_eq!(fresh.entries().bytes, 0);
+
+        let too_big = Bytes::from(vec![b'x'; CAPACITY_BYTES]);
+        fresh.add(&all[..1], &event, &too_big);
+        assert_eq!(fresh.len(), 0);
     }
 }

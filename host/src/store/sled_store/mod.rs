@@ -53,6 +53,7 @@ pub struct SledStore {
     writer: writer::Writer,
     committer: Committer,
     counters: Arc<Counters>,
+    failure: Failure,
 }
 
 type TxResult<T> = std::result::Result<T, ConflictableTransactionError<StoreError>>;
@@ -102,7 +103,7 @@ impl SledStore {
                 fresh.clone(),
                 counters.clone(),
                 commits,
-                failure,
+                failure.clone(),
             )
             .map_err(|e| StoreError::Storage(format!("starting the writer thread: {e}")))?,
             committer,
@@ -110,6 +111,7 @@ impl SledStore {
             trees,
             queue,
             fresh,
+            failure,
             db,
         };
         for item in store.trees.by_status.iter() {
@@ -121,6 +123,16 @@ impl SledStore {
             }
         }
         Ok(store)
+    }
+
+    /// A failed transaction's error. sled may have applied part of it to
+    /// some trees in memory before a storage error, so that fails the store
+    /// (as in the writer): nothing more is written until it is reopened.
+    fn tx_failed(&self, e: TransactionError<StoreError>) -> StoreError {
+        match tx_error(e) {
+            StoreError::Storage(why) => self.failure.set(why),
+            other => other,
+        }
     }
 
     fn load<T: DeserializeOwned>(tree: &Tree, key: &[u8], what: &str) -> Result<Option<T>> {
@@ -281,6 +293,8 @@ impl Store for SledStore {
             window_ms: dedupe_window.as_millis() as u64,
             event_json: encode(&event)?,
             event: Arc::new(event),
+            // A copy, not the request's `Bytes`: those may share hyper's
+            // read buffer, which `Fresh` would then keep alive.
             payload: Bytes::copy_from_slice(payload),
             deliveries: endpoints
                 .iter()
@@ -436,12 +450,14 @@ impl Store for SledStore {
         if let Some(work) = self.fresh.take(id) {
             return Ok(Some(work));
         }
-        let Some(delivery) = self.delivery(id)? else {
+        let delivery = self.delivery(id)?;
+        let Some(delivery) = delivery.filter(|d| d.status == DeliveryStatus::Pending) else {
+            // The dispatchers only ask for what the in-memory queue lists:
+            // if sled no longer has it queued, drop it there too rather
+            // than be handed it again and again.
+            self.queue.resync(id, &self.trees.queue)?;
             return Ok(None);
         };
-        if delivery.status != DeliveryStatus::Pending {
-            return Ok(None);
-        }
         let input = match self.request(id)? {
             Some(request) => WorkInput::Request(request),
             None => match (
@@ -539,7 +555,7 @@ impl Store for SledStore {
                 write_delivery(deliveries, by_status, queue, Some(&old), &new)?;
                 Ok((old, new))
             })
-            .map_err(tx_error)?;
+            .map_err(|e| self.tx_failed(e))?;
         self.fresh.forget(id);
         self.queue.moved(Some(&old), &new);
         self.counters.moved(&new.endpoint, old.status, new.status);
@@ -573,7 +589,7 @@ impl Store for SledStore {
                 write_delivery(deliveries, by_status, queue, None, &d)?;
                 Ok(true)
             })
-            .map_err(tx_error)?;
+            .map_err(|e| self.tx_failed(e))?;
         if created {
             self.queue.moved(None, &d);
             self.counters.add(endpoint, DeliveryStatus::Pending, 1);
@@ -690,7 +706,7 @@ impl Store for SledStore {
                         Ok(true)
                     },
                 )
-                .map_err(tx_error)?;
+                .map_err(|e| self.tx_failed(e))?;
             if removed {
                 purged.events += 1;
                 purged.deliveries += deliveries.len() as u64;

@@ -85,6 +85,28 @@ impl QueueIndex {
         }
     }
 
+    /// Drops the entries of delivery `id` that the tree does not hold (a
+    /// safeguard: commits keep the two equal). A scan of every lane, for a
+    /// path that should never be taken.
+    pub fn resync(&self, id: DeliveryId, tree: &Tree) -> Result<()> {
+        let _order = self.order();
+        let mut lanes = self.lanes();
+        for (endpoint, lane) in lanes.iter_mut() {
+            let stale: Vec<(Millis, DeliveryId)> = lane
+                .iter()
+                .filter(|(_, entry)| *entry == id)
+                .copied()
+                .collect();
+            for (due, entry) in stale {
+                if !tree.contains_key(super::queue_key(endpoint, due, entry))? {
+                    tracing::warn!(delivery = %id, endpoint, "dropped a queue entry sled does not hold");
+                    lane.remove(&(due, entry));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The earliest entry of `endpoint` that `busy` does not claim.
     pub fn next_due(
         &self,

@@ -565,6 +565,10 @@ async fn the_queue_in_memory_matches_the_tree_after_every_kind_of_write() {
         .ingest(events[0].clone(), b"{}", &endpoints(&["a", "b"]), HOUR)
         .await
         .unwrap();
+    // Writes that fail or find nothing to do change neither.
+    assert!(store.requeue(DeliveryId::new(), false, 500).is_err());
+    assert!(store.add_delivery(EventId::new(), "a", 500).is_err());
+    assert_eq!(store.add_delivery(events[2].id, "c", 500).unwrap(), None);
     let before = check(&store);
     assert_eq!(before.len(), 6);
     assert!(before.contains(&("a".into(), 300, id(0))));
@@ -639,4 +643,93 @@ async fn work_kept_from_ingest_is_what_sled_holds_and_is_dropped_when_the_delive
         .await
         .unwrap();
     assert_eq!(store.work(ids[0]).unwrap(), None, "no longer pending");
+
+    // A delivery finished without a first attempt (an operator's action,
+    // or an attempt that read sled) must not be served from memory later.
+    let e2 = event("s", "m2", 100);
+    store
+        .ingest(e2.clone(), payload, &endpoints(&["a"]), HOUR)
+        .await
+        .unwrap();
+    let id2 = store.deliveries_of(e2.id).unwrap()[0].id;
+    assert_eq!(store.fresh.len(), 1);
+    store
+        .finish(id2, None, None, Next::Delivered, 800)
+        .await
+        .unwrap();
+    assert_eq!(store.fresh.len(), 0);
+    assert_eq!(store.work(id2).unwrap(), None);
+}
+
+/// Writers on several threads at once, their batches mixing ingests and
+/// finishes, beside requeues and added deliveries: the copy of the queue
+/// still equals the tree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_queue_in_memory_matches_the_tree_under_concurrent_writes() {
+    let (_dir, store) = open();
+    let store = Arc::new(store);
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in 0..8u64 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            for i in 0..40u64 {
+                let e = event("s", &format!("m{t}-{i}"), 100 + i);
+                store
+                    .ingest(e.clone(), b"{}", &endpoints(&["a", "b"]), HOUR)
+                    .await
+                    .unwrap();
+                let ds = store.deliveries_of(e.id).unwrap();
+                let next = match i % 4 {
+                    0 => Next::Delivered,
+                    1 => Next::Retry {
+                        at: 10_000 + i,
+                        reason: "HTTP 500".into(),
+                    },
+                    2 => Next::Dead {
+                        reason: "HTTP 400".into(),
+                    },
+                    _ => continue,
+                };
+                store.finish(ds[0].id, None, None, next, 200).await.unwrap();
+                if i % 4 == 2 {
+                    store.requeue(ds[0].id, false, 300 + i).unwrap();
+                }
+                if i % 8 == 0 {
+                    store.add_delivery(e.id, "c", 400).unwrap();
+                }
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let in_tree = QueueIndex::load(&store.trees.queue).unwrap().entries();
+    assert_eq!(store.queue.entries(), in_tree);
+    // 320 events × 2 endpoints, less 80 delivered and 80 dead (then 80 of
+    // those requeued), plus 40 added deliveries: 640 - 160 + 80 + 40.
+    assert_eq!(in_tree.len(), 600);
+}
+
+/// Should the copy ever list a delivery that sled does not hold queued, the
+/// dispatcher is not handed it again and again: `work` drops it.
+#[tokio::test]
+async fn a_queue_entry_sled_does_not_hold_is_dropped_when_its_work_is_asked_for() {
+    let (_dir, store) = open();
+    let e = event("s", "m1", 100);
+    store
+        .ingest(e.clone(), b"{}", &endpoints(&["a"]), HOUR)
+        .await
+        .unwrap();
+    let real = store.deliveries_of(e.id).unwrap()[0].clone();
+    let ghost = Delivery {
+        id: DeliveryId::new(),
+        ..real.clone()
+    };
+    store.queue.moved(None, &ghost);
+    assert_eq!(store.queue.entries().len(), 2);
+    assert_eq!(store.work(ghost.id).unwrap(), None);
+    assert_eq!(
+        store.queue.entries(),
+        vec![("a".to_string(), real.next_attempt_at.unwrap(), real.id)]
+    );
 }

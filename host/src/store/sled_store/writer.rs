@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 use super::fresh::Fresh;
 use super::queue::QueueIndex;
 use super::{TxResult, decode, decode_webhook_value, tx_error, webhook_value, write_delivery};
-use crate::store::commit::{CommitQueue, Failure, wait_for_disk};
+use crate::store::commit::{COMMIT_TIMEOUT, CommitQueue, Failure, wait_for_disk};
 use crate::store::counters::Counters;
 use crate::store::{
     Attempt, Delivery, DeliveryStatus, Event, EventId, Millis, Next, Result, StoreError,
@@ -157,7 +157,9 @@ impl Writer {
     pub async fn ingest(&self, job: IngestJob) -> Result<Option<EventId>> {
         let (tx, rx) = oneshot::channel();
         self.send(Job::Ingest(job, tx))?;
-        self.answer(rx).await
+        // Two stages, the writer's batch and then the flush, each with the
+        // commit timeout.
+        wait_for_disk(&self.failure, rx, COMMIT_TIMEOUT * 2).await?
     }
 
     /// Records an attempt and moves the delivery on; returns it before and
@@ -165,7 +167,7 @@ impl Writer {
     pub async fn finish(&self, job: FinishJob) -> Result<(Delivery, Delivery)> {
         let (tx, rx) = oneshot::channel();
         self.send(Job::Finish(job, tx))?;
-        self.answer(rx).await
+        wait_for_disk(&self.failure, rx, COMMIT_TIMEOUT).await?
     }
 
     fn send(&self, job: Job) -> Result<()> {
@@ -178,12 +180,6 @@ impl Writer {
             .ok_or_else(|| self.stopped())?
             .send(job)
             .map_err(|_| self.stopped())
-    }
-
-    /// The job's answer; a writer stuck behind a disk that stopped answering
-    /// fails the store instead of holding its callers for ever.
-    async fn answer<T>(&self, rx: oneshot::Receiver<Result<T>>) -> Result<T> {
-        wait_for_disk(&self.failure, rx).await?
     }
 
     fn stopped(&self) -> StoreError {
@@ -261,12 +257,15 @@ fn apply(
                 match (job, applied) {
                     (Job::Ingest(job, reply), Applied::Ingest(outcome)) => {
                         if outcome.is_none() {
-                            for (_, d) in &job.deliveries {
+                            let new: Vec<Delivery> =
+                                job.deliveries.into_iter().map(|(_, d)| d).collect();
+                            // Kept before the queue lists them, so that a
+                            // dispatcher finds them there.
+                            fresh.add(&new, &job.event, &job.payload);
+                            for d in &new {
                                 index.moved(None, d);
                                 counters.add(&d.endpoint, DeliveryStatus::Pending, 1);
                             }
-                            let new = job.deliveries.into_iter().map(|(_, d)| d).collect();
-                            fresh.add(new, job.event, job.payload);
                         }
                         // Whether new or a repeat, answered only once on
                         // disk: a repeat may race the first copy's flush.
