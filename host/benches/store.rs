@@ -38,7 +38,8 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Arc::new(SledStore::open(dir.path(), hookwasm::server::STORE_CACHE_BYTES).expect("open"));
+    let store =
+        Arc::new(SledStore::open(dir.path(), hookwasm::server::STORE_CACHE_BYTES).expect("open"));
     let payload = Arc::new(vec![b'x'; 2048]);
     let endpoints = Arc::new(vec!["bench".to_string()]);
     let t0 = 1_700_000_000_000u64;
