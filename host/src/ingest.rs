@@ -18,7 +18,7 @@ use serde_json::json;
 use crate::config::{Config, Source};
 use crate::delivery::Deliverer;
 use crate::httpd::{self, Body};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, SourceLabel};
 use crate::signature::SignedHeaders;
 use crate::store::{Event, EventId, Store, now_ms};
 
@@ -122,8 +122,17 @@ impl Ingest {
     }
 
     async fn receive(&self, source_name: &str, request: http::Request<Incoming>) -> Response<Body> {
+        let started = std::time::Instant::now();
         let (status, result, response) = self.try_receive(source_name, request).await;
         self.metrics.received(source_name, result);
+        if status.is_success() {
+            self.metrics
+                .ingest_seconds
+                .get_or_create(&SourceLabel {
+                    source: source_name.to_string(),
+                })
+                .observe(started.elapsed().as_secs_f64());
+        }
         if status.is_client_error() || status.is_server_error() {
             tracing::debug!(
                 source = source_name,

@@ -16,6 +16,11 @@ pub struct SourceResult {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabel {
+    pub source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EndpointOutcome {
     pub endpoint: String,
     pub outcome: String,
@@ -54,6 +59,7 @@ fn fuel_buckets() -> Histogram {
 pub struct Metrics {
     registry: Registry,
     pub events_received: Family<SourceResult, Counter>,
+    pub ingest_seconds: Family<SourceLabel, Histogram, fn() -> Histogram>,
     pub deliveries: Family<EndpointOutcome, Counter>,
     pub attempt_seconds: Family<EndpointLabel, Histogram, fn() -> Histogram>,
     pub transforms: Family<PluginResult, Counter>,
@@ -75,6 +81,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("hookwasm");
         let m = Metrics {
             events_received: Family::default(),
+            ingest_seconds: Family::new_with_constructor(latency_buckets),
             deliveries: Family::default(),
             attempt_seconds: Family::new_with_constructor(latency_buckets),
             transforms: Family::default(),
@@ -89,6 +96,11 @@ impl Metrics {
             "events_received",
             "Webhooks received, by source and result (accepted, duplicate, or the rejection)",
             m.events_received.clone(),
+        );
+        registry.register(
+            "ingest_duration_seconds",
+            "Time to acknowledge a stored webhook (durably written), by source",
+            m.ingest_seconds.clone(),
         );
         registry.register(
             "deliveries",

@@ -314,6 +314,14 @@ async fn recover_a_window_and_replay_missing_for_a_new_endpoint_and_metrics_move
     );
     assert!(after.contains("hookwasm_transform_fuel_bucket"), "{after}");
     assert!(after.contains("hookwasm_attempt_duration_seconds_bucket"));
+    assert!(
+        metric(
+            &after,
+            "hookwasm_ingest_duration_seconds_count",
+            "source=\"dodo\""
+        ) >= 3.0,
+        "{after}"
+    );
 
     // Add an endpoint after the fact, then fill in what it missed.
     let (status, bad) = admin_post(&server, "/v1/endpoints/flaky/recover", json!({})).await;
