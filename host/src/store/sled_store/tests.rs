@@ -30,6 +30,14 @@ fn endpoints(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
+/// Ingests `e` (an empty JSON payload) for the endpoints `names`.
+async fn ingest(store: &SledStore, e: &Event, names: &[&str]) -> Ingested {
+    store
+        .ingest(e.clone(), b"{}", &endpoints(names), HOUR)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn ingest_stores_event_payload_and_one_pending_delivery_per_endpoint() {
     let (_dir, store) = open();
@@ -105,10 +113,7 @@ async fn concurrent_ingests_are_batched_without_losing_or_doubling_any() {
 async fn duplicates_within_the_window_create_nothing() {
     let (_dir, store) = open();
     let first = event("dodo", "msg_1", 1_000);
-    store
-        .ingest(first.clone(), b"{}", &endpoints(&["a"]), HOUR)
-        .await
-        .unwrap();
+    ingest(&store, &first, &["a"]).await;
     let again = store
         .ingest(
             event("dodo", "msg_1", 2_000),
@@ -156,14 +161,8 @@ async fn the_queue_yields_due_work_in_order_and_skips_busy_items() {
     let (_dir, store) = open();
     let e1 = event("s", "m1", 100);
     let e2 = event("s", "m2", 200);
-    store
-        .ingest(e1.clone(), b"{}", &endpoints(&["a"]), HOUR)
-        .await
-        .unwrap();
-    store
-        .ingest(e2.clone(), b"{}", &endpoints(&["a"]), HOUR)
-        .await
-        .unwrap();
+    ingest(&store, &e1, &["a"]).await;
+    ingest(&store, &e2, &["a"]).await;
     let d1 = store.deliveries_of(e1.id).unwrap()[0].id;
     let d2 = store.deliveries_of(e2.id).unwrap()[0].id;
     assert_eq!(
@@ -187,10 +186,7 @@ async fn the_queue_yields_due_work_in_order_and_skips_busy_items() {
 async fn finish_moves_state_records_attempts_and_keeps_indexes_in_step() {
     let (_dir, store) = open();
     let e = event("s", "m1", 100);
-    store
-        .ingest(e.clone(), b"{}", &endpoints(&["a"]), HOUR)
-        .await
-        .unwrap();
+    ingest(&store, &e, &["a"]).await;
     let id = store.deliveries_of(e.id).unwrap()[0].id;
     let attempt = |n, status| Attempt {
         n,
@@ -278,10 +274,7 @@ async fn finish_moves_state_records_attempts_and_keeps_indexes_in_step() {
 async fn replay_drops_the_stored_request_and_retry_keeps_it() {
     let (_dir, store) = open();
     let e = event("s", "m1", 100);
-    store
-        .ingest(e.clone(), b"{}", &endpoints(&["a"]), HOUR)
-        .await
-        .unwrap();
+    ingest(&store, &e, &["a"]).await;
     let id = store.deliveries_of(e.id).unwrap()[0].id;
     let request = ValidRequest {
         method: "POST".into(),
@@ -335,10 +328,7 @@ async fn replay_drops_the_stored_request_and_retry_keeps_it() {
 async fn add_delivery_creates_one_per_event_and_endpoint() {
     let (_dir, store) = open();
     let e = event("s", "m1", 100);
-    store
-        .ingest(e.clone(), b"{}", &endpoints(&["a"]), HOUR)
-        .await
-        .unwrap();
+    ingest(&store, &e, &["a"]).await;
     assert!(store.add_delivery(e.id, "a", 200).unwrap().is_none());
     let created = store.add_delivery(e.id, "b", 200).unwrap();
     assert!(created.is_some());
@@ -451,10 +441,7 @@ async fn purge_removes_finished_events_but_keeps_pending_and_young_dead_letters(
     .enumerate()
     {
         let e = event("s", &format!("m{i}"), 10 * day + i as u64);
-        store
-            .ingest(e.clone(), b"{}", &endpoints(&["a"]), HOUR)
-            .await
-            .unwrap();
+        ingest(&store, &e, &["a"]).await;
         let d = store.deliveries_of(e.id).unwrap()[0].id;
         if let Some(next) = next {
             store.finish(d, None, None, next, 20 * day).await.unwrap();
@@ -504,10 +491,7 @@ async fn everything_survives_a_reopen_including_counts() {
     let e = event("s", "m1", 100);
     {
         let store = SledStore::open(dir.path(), 16 << 20).unwrap();
-        store
-            .ingest(e.clone(), b"{}", &endpoints(&["a", "b"]), HOUR)
-            .await
-            .unwrap();
+        ingest(&store, &e, &["a", "b"]).await;
         let d = store.deliveries_of(e.id).unwrap()[0].id;
         store
             .finish(d, None, None, Next::Delivered, 200)
@@ -535,10 +519,7 @@ async fn the_queue_in_memory_matches_the_tree_after_every_kind_of_write() {
     };
     let events: Vec<Event> = (0..3).map(|i| event("s", &format!("m{i}"), 100)).collect();
     for e in &events {
-        store
-            .ingest(e.clone(), b"{}", &endpoints(&["a", "b"]), HOUR)
-            .await
-            .unwrap();
+        ingest(&store, e, &["a", "b"]).await;
     }
     assert_eq!(check(&store).len(), 6);
     let id = |i: usize| store.deliveries_of(events[i].id).unwrap()[0].id;
@@ -561,10 +542,7 @@ async fn the_queue_in_memory_matches_the_tree_after_every_kind_of_write() {
     store.requeue(id(0), true, 300).unwrap();
     assert_eq!(check(&store).len(), 5);
     store.add_delivery(events[2].id, "c", 400).unwrap();
-    store
-        .ingest(events[0].clone(), b"{}", &endpoints(&["a", "b"]), HOUR)
-        .await
-        .unwrap();
+    ingest(&store, &events[0], &["a", "b"]).await;
     // Writes that fail or find nothing to do change neither.
     assert!(store.requeue(DeliveryId::new(), false, 500).is_err());
     assert!(store.add_delivery(EventId::new(), "a", 500).is_err());
@@ -674,10 +652,7 @@ async fn the_queue_in_memory_matches_the_tree_under_concurrent_writes() {
         tasks.spawn(async move {
             for i in 0..40u64 {
                 let e = event("s", &format!("m{t}-{i}"), 100 + i);
-                store
-                    .ingest(e.clone(), b"{}", &endpoints(&["a", "b"]), HOUR)
-                    .await
-                    .unwrap();
+                ingest(&store, &e, &["a", "b"]).await;
                 let ds = store.deliveries_of(e.id).unwrap();
                 let next = match i % 4 {
                     0 => Next::Delivered,
@@ -716,10 +691,7 @@ async fn the_queue_in_memory_matches_the_tree_under_concurrent_writes() {
 async fn a_queue_entry_sled_does_not_hold_is_dropped_when_its_work_is_asked_for() {
     let (_dir, store) = open();
     let e = event("s", "m1", 100);
-    store
-        .ingest(e.clone(), b"{}", &endpoints(&["a"]), HOUR)
-        .await
-        .unwrap();
+    ingest(&store, &e, &["a"]).await;
     let real = store.deliveries_of(e.id).unwrap()[0].clone();
     let ghost = Delivery {
         id: DeliveryId::new(),
