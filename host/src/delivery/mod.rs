@@ -457,10 +457,6 @@ impl Deliverer {
         Ok(())
     }
 
-    /// Runs the endpoint's plugin for a delivery that has no stored request.
-    /// Returns the request to send and the `plugin@version` that made it,
-    /// or `None` when the delivery was finished here (skipped or
-    /// dead-lettered).
     /// Ends a delivery without an attempt (skipped, or dead before sending).
     async fn finish_early(
         &self,
@@ -475,6 +471,10 @@ impl Deliverer {
         Ok(())
     }
 
+    /// Runs the endpoint's plugin for a delivery that has no stored request.
+    /// Returns the request to send and the `plugin@version` that made it,
+    /// or `None` when the delivery was finished here (skipped or
+    /// dead-lettered).
     async fn transform(
         &self,
         lane: &Lane,

@@ -10,9 +10,9 @@
 //! batch is one transaction), and an ingest is still acknowledged only after
 //! the group commit's flush (see `commit.rs`), which now covers whole
 //! batches: the writer hands each ingest's answer to the commit thread
-//! itself. The in-memory counters and queue move here too, right after each
-//! batch, so they follow the order of the writes whatever becomes of the
-//! callers.
+//! itself. What is kept in memory (the counters, the copy of the queue, the
+//! work of first attempts) is updated here too, right after each batch, so
+//! it follows the order of the writes whatever becomes of the callers.
 //!
 //! sled holds its global transaction lock for the whole batch, and reads on
 //! other threads wait for it: batches are capped in jobs and in bytes.
@@ -128,6 +128,14 @@ impl Writer {
     ) -> std::io::Result<Writer> {
         let (queue, jobs) = mpsc::channel::<Job>();
         let guard = PanicGuard(failure.clone());
+        let context = Context {
+            trees,
+            index,
+            fresh,
+            counters,
+            commits,
+            failure: failure.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name("hookwasm-writer".into())
             .spawn(move || {
@@ -140,9 +148,7 @@ impl Writer {
                         bytes += job.bytes();
                         batch.push(job);
                     }
-                    apply(
-                        &trees, &index, &fresh, &counters, &commits, &_guard.0, batch,
-                    );
+                    context.apply(batch);
                 }
             })?;
         Ok(Writer {
@@ -201,111 +207,123 @@ impl Drop for Writer {
     }
 }
 
-/// Applies a batch in one transaction, updates what is kept in memory (the
-/// queue, first attempts' work, counters), and answers every job.
-#[allow(clippy::too_many_arguments)]
-fn apply(
-    trees: &Trees,
-    index: &QueueIndex,
-    fresh: &Fresh,
-    counters: &Counters,
-    commits: &CommitQueue,
-    failure: &Failure,
-    batch: Vec<Job>,
-) {
-    let _order = index.order();
-    let result = (
-        &trees.webhooks,
-        &trees.events,
-        &trees.payloads,
-        &trees.deliveries,
-        &trees.by_event,
-        &trees.by_status,
-        &trees.queue,
-        &trees.attempts,
-        &trees.requests,
-    )
-        .transaction(
-            |(
-                webhooks,
-                events,
-                payloads,
-                deliveries,
-                by_event,
-                by_status,
-                queue,
-                attempts,
-                requests,
-            )| {
-                let mut applied = Vec::with_capacity(batch.len());
-                for job in &batch {
-                    applied.push(match job {
-                        Job::Ingest(job, _) => Applied::Ingest(ingest(
-                            webhooks, events, payloads, deliveries, by_event, by_status, queue, job,
-                        )?),
-                        Job::Finish(job, _) => Applied::Finish(Box::new(finish(
-                            deliveries, by_status, queue, attempts, requests, job,
-                        )?)),
-                    });
-                }
-                Ok(applied)
-            },
-        );
-    match result {
-        Ok(applied) => {
-            for (job, applied) in batch.into_iter().zip(applied) {
-                match (job, applied) {
-                    (Job::Ingest(job, reply), Applied::Ingest(outcome)) => {
-                        if outcome.is_none() {
-                            let new: Vec<Delivery> =
-                                job.deliveries.into_iter().map(|(_, d)| d).collect();
-                            // Kept before the queue lists them, so that a
-                            // dispatcher finds them there.
-                            fresh.add(&new, &job.event, &job.payload);
-                            for d in &new {
-                                index.moved(None, d);
-                                counters.add(&d.endpoint, DeliveryStatus::Pending, 1);
+/// What the writer thread works with.
+struct Context {
+    trees: Trees,
+    index: Arc<QueueIndex>,
+    fresh: Arc<Fresh>,
+    counters: Arc<Counters>,
+    commits: CommitQueue,
+    failure: Failure,
+}
+
+impl Context {
+    /// Applies a batch in one transaction, updates what is kept in memory
+    /// (the queue, first attempts' work, counters), and answers every job.
+    fn apply(&self, batch: Vec<Job>) {
+        let Context {
+            trees,
+            index,
+            fresh,
+            counters,
+            commits,
+            failure,
+        } = self;
+        let _order = index.order();
+        let result = (
+            &trees.webhooks,
+            &trees.events,
+            &trees.payloads,
+            &trees.deliveries,
+            &trees.by_event,
+            &trees.by_status,
+            &trees.queue,
+            &trees.attempts,
+            &trees.requests,
+        )
+            .transaction(
+                |(
+                    webhooks,
+                    events,
+                    payloads,
+                    deliveries,
+                    by_event,
+                    by_status,
+                    queue,
+                    attempts,
+                    requests,
+                )| {
+                    let mut applied = Vec::with_capacity(batch.len());
+                    for job in &batch {
+                        applied.push(match job {
+                            Job::Ingest(job, _) => Applied::Ingest(ingest(
+                                webhooks, events, payloads, deliveries, by_event, by_status, queue,
+                                job,
+                            )?),
+                            Job::Finish(job, _) => Applied::Finish(Box::new(finish(
+                                deliveries, by_status, queue, attempts, requests, job,
+                            )?)),
+                        });
+                    }
+                    Ok(applied)
+                },
+            );
+        match result {
+            Ok(applied) => {
+                for (job, applied) in batch.into_iter().zip(applied) {
+                    match (job, applied) {
+                        (Job::Ingest(job, reply), Applied::Ingest(outcome)) => {
+                            if outcome.is_none() {
+                                let new: Vec<Delivery> =
+                                    job.deliveries.into_iter().map(|(_, d)| d).collect();
+                                // Kept before the queue lists them, so that a
+                                // dispatcher finds them there.
+                                fresh.add(&new, &job.event, &job.payload);
+                                for d in &new {
+                                    index.moved(None, d);
+                                    counters.add(&d.endpoint, DeliveryStatus::Pending, 1);
+                                }
                             }
+                            // Whether new or a repeat, answered only once on
+                            // disk: a repeat may race the first copy's flush.
+                            commits.after_flush(Box::new(move |flushed| {
+                                let _ = reply.send(flushed.map(|()| outcome));
+                            }));
                         }
-                        // Whether new or a repeat, answered only once on
-                        // disk: a repeat may race the first copy's flush.
-                        commits.after_flush(Box::new(move |flushed| {
-                            let _ = reply.send(flushed.map(|()| outcome));
-                        }));
-                    }
-                    (Job::Finish(_, reply), Applied::Finish(outcome)) => {
-                        if let Ok((old, new)) = outcome.as_ref() {
-                            fresh.forget(new.id);
-                            index.moved(Some(old), new);
-                            counters.moved(&new.endpoint, old.status, new.status);
+                        (Job::Finish(_, reply), Applied::Finish(outcome)) => {
+                            if let Ok((old, new)) = outcome.as_ref() {
+                                fresh.forget(new.id);
+                                index.moved(Some(old), new);
+                                counters.moved(&new.endpoint, old.status, new.status);
+                            }
+                            let _ = reply.send(*outcome);
                         }
-                        let _ = reply.send(*outcome);
-                    }
-                    // `applied` is built from `batch` in order.
-                    (Job::Ingest(_, reply), _) => {
-                        let _ = reply.send(Err(StoreError::Storage("batch mismatch".into())));
-                    }
-                    (Job::Finish(_, reply), _) => {
-                        let _ = reply.send(Err(StoreError::Storage("batch mismatch".into())));
+                        // `applied` is built from `batch` in order.
+                        (Job::Ingest(_, reply), _) => {
+                            let _ = reply.send(Err(StoreError::Storage("batch mismatch".into())));
+                        }
+                        (Job::Finish(_, reply), _) => {
+                            let _ = reply.send(Err(StoreError::Storage("batch mismatch".into())));
+                        }
                     }
                 }
             }
-        }
-        Err(e) => {
-            // sled cannot write durably after a storage error, and the batch
-            // may be half applied in memory: fail the store before anything
-            // else is written, so that it is reopened.
-            let e = match tx_error(e) {
-                StoreError::Storage(why) => failure.set(why),
-                other => other,
-            };
-            for job in batch {
-                match job {
-                    Job::Ingest(_, reply) => {
-                        let _ = reply.send(Err(e.clone()));
-                    }
-                    Job::Finish(_, reply) => {
-                        let _ = reply.send(Err(e.clone()));
+            Err(e) => {
+                // sled cannot write durably after a storage error, and the batch
+                // may be half applied in memory: fail the store before anything
+                // else is written, so that it is reopened.
+                let e = match tx_error(e) {
+                    StoreError::Storage(why) => failure.set(why),
+                    other => other,
+                };
+                for job in batch {
+                    match job {
+                        Job::Ingest(_, reply) => {
+                            let _ = reply.send(Err(e.clone()));
+                        }
+                        Job::Finish(_, reply) => {
+                            let _ = reply.send(Err(e.clone()));
+                        }
                     }
                 }
             }
