@@ -97,14 +97,14 @@ impl SledStore {
             .ok_or_else(|| StoreError::Storage("the commit thread has stopped".into()))?;
         let store = SledStore {
             endpoints: tree("endpoints")?,
-            writer: writer::Writer::start(
-                trees.clone(),
-                queue.clone(),
-                fresh.clone(),
-                counters.clone(),
+            writer: writer::Writer::start(writer::Context {
+                trees: trees.clone(),
+                index: queue.clone(),
+                fresh: fresh.clone(),
+                counters: counters.clone(),
                 commits,
-                failure.clone(),
-            )
+                failure: failure.clone(),
+            })
             .map_err(|e| StoreError::Storage(format!("starting the writer thread: {e}")))?,
             committer,
             counters,

@@ -118,24 +118,10 @@ impl Drop for PanicGuard {
 }
 
 impl Writer {
-    pub fn start(
-        trees: Trees,
-        index: Arc<QueueIndex>,
-        fresh: Arc<Fresh>,
-        counters: Arc<Counters>,
-        commits: CommitQueue,
-        failure: Failure,
-    ) -> std::io::Result<Writer> {
+    pub fn start(context: Context) -> std::io::Result<Writer> {
         let (queue, jobs) = mpsc::channel::<Job>();
+        let failure = context.failure.clone();
         let guard = PanicGuard(failure.clone());
-        let context = Context {
-            trees,
-            index,
-            fresh,
-            counters,
-            commits,
-            failure: failure.clone(),
-        };
         let thread = std::thread::Builder::new()
             .name("hookwasm-writer".into())
             .spawn(move || {
@@ -208,13 +194,13 @@ impl Drop for Writer {
 }
 
 /// What the writer thread works with.
-struct Context {
-    trees: Trees,
-    index: Arc<QueueIndex>,
-    fresh: Arc<Fresh>,
-    counters: Arc<Counters>,
-    commits: CommitQueue,
-    failure: Failure,
+pub(super) struct Context {
+    pub trees: Trees,
+    pub index: Arc<QueueIndex>,
+    pub fresh: Arc<Fresh>,
+    pub counters: Arc<Counters>,
+    pub commits: CommitQueue,
+    pub failure: Failure,
 }
 
 impl Context {
