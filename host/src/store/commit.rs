@@ -122,9 +122,7 @@ impl Committer {
 
     /// Resolves once everything written before the call is on disk.
     pub async fn commit(&self) -> Result<(), StoreError> {
-        if let Some(why) = self.failure() {
-            return Err(StoreError::Storage(why));
-        }
+        // (A failed store is refused at once by `after_flush`.)
         let (tx, rx) = oneshot::channel();
         self.queue
             .as_ref()

@@ -287,17 +287,19 @@ async fn replay_drops_the_stored_request_and_retry_keeps_it() {
         transformed_by: "loops@0.1.0",
         made_for,
     };
+    // An attempt that made the request from the delivery as of `made_for`
+    // and failed for good at `at`.
+    let failed_with_request = async |made_for, at| {
+        let dead = Next::Dead {
+            reason: "HTTP 400".into(),
+        };
+        store
+            .finish(id, Some(made(made_for)), None, dead, at)
+            .await
+            .unwrap()
+    };
     let made_for = store.delivery(id).unwrap().unwrap().updated_at;
-    let d = store
-        .finish(
-            id,
-            Some(made(made_for)),
-            None,
-            Next::Dead { reason: "x".into() },
-            200,
-        )
-        .await
-        .unwrap();
+    let d = failed_with_request(made_for, 200).await;
     assert_eq!(d.transformed_by.as_deref(), Some("loops@0.1.0"));
     assert_eq!(store.request(id).unwrap(), Some(request.clone()));
     store.requeue(id, false, 300).unwrap();
@@ -310,16 +312,7 @@ async fn replay_drops_the_stored_request_and_retry_keeps_it() {
     // request: the next attempt runs the plugin again.
     let made_for = d.updated_at;
     store.requeue(id, true, 500).unwrap();
-    let d = store
-        .finish(
-            id,
-            Some(made(made_for)),
-            None,
-            Next::Dead { reason: "y".into() },
-            600,
-        )
-        .await
-        .unwrap();
+    let d = failed_with_request(made_for, 600).await;
     assert_eq!(store.request(id).unwrap(), None);
     assert_eq!(d.transformed_by, None);
 }
