@@ -16,7 +16,7 @@ test:
 bench:
     cargo bench -p hookwasm --bench transform
     cargo bench -p hookwasm --bench store
-    cargo run --release -p hookwasm -- bench
+    cargo run --release -p hookwasm -- bench --runs 5
     python3 host/benches/reload_latency.py
 
 # Build the plugins for wasm32-wasip2 alone (host/build.rs does this too).

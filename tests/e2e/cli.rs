@@ -117,3 +117,34 @@ async fn the_concurrency_cap_holds_under_load() {
     assert_eq!(most, CAP, "{most} requests in flight at once, cap {CAP}");
     eprintln!("concurrency cap {CAP}: at most {most} in flight over {EVENTS} deliveries");
 }
+
+#[test]
+fn bench_reports_every_run_and_their_medians() {
+    let (code, stdout, stderr) = hookwasm(&[
+        "bench",
+        "--events",
+        "40",
+        "--concurrency",
+        "4",
+        "--runs",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("bench prints JSON");
+    let runs = report["runs"].as_array().expect("a report per run");
+    assert_eq!(runs.len(), 2, "{stdout}");
+    for run in runs {
+        assert_eq!(run["sink_requests"], 40, "{stdout}");
+    }
+    let p99 = |which: &str| report[which]["ack_latency_ms_p99"].as_f64().unwrap_or(-1.0);
+    assert!(p99("min") > 0.0, "{stdout}");
+    assert!(
+        p99("min") <= p99("median") && p99("median") <= p99("max"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("run 2/2"), "{stderr}");
+
+    let (code, _, stderr) = hookwasm(&["bench", "--runs", "0"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--runs"), "{stderr}");
+}

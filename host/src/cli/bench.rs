@@ -2,7 +2,10 @@
 //! child process on a temporary config whose endpoint delivers to a sink in
 //! this process, posts N signed ~2 KB events at concurrency C, and reports
 //! acknowledged and delivered events per second, acknowledgement latency,
-//! time to drain the queue, and the server's peak RSS.
+//! time to drain the queue, and the server's peak RSS and CPU time, all from
+//! the moment the server is ready (compiling plugins is start-up). With
+//! `--runs N` it repeats that on fresh servers and adds each figure's
+//! median, lowest and highest.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,16 +44,95 @@ pub struct BenchArgs {
     /// Keep the server's data directory here (default: a temporary one).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Repeat the whole benchmark this many times, each on a fresh server,
+    /// and report every run with the median, lowest and highest of its
+    /// figures: on a shared machine one run can be far off the next.
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
 }
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
+/// The figures summarised across runs, as JSON pointers into a report.
+const SUMMARISED: [&str; 7] = [
+    "/acknowledged_per_sec",
+    "/delivered_per_sec",
+    "/ack_latency_ms/p50",
+    "/ack_latency_ms/p99",
+    "/server_peak_rss_mb",
+    "/server_cpu_secs",
+    "/load_tool_and_sink_cpu_secs",
+];
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    if args.events == 0 || args.concurrency == 0 {
+    if args.events == 0 || args.concurrency == 0 || args.runs == 0 {
         return Err(super::usage(
-            "--events and --concurrency must be at least 1",
+            "--events, --concurrency and --runs must be at least 1",
         ));
     }
+    let mut reports = Vec::with_capacity(args.runs);
+    for n in 1..=args.runs {
+        let report = run_once(&args).await?;
+        if args.runs > 1 {
+            let figures: Vec<String> = SUMMARISED
+                .iter()
+                .map(|path| {
+                    format!(
+                        "{} {}",
+                        key(path),
+                        report.pointer(path).unwrap_or(&json!(null))
+                    )
+                })
+                .collect();
+            eprintln!("run {n}/{}: {}", args.runs, figures.join(", "));
+        }
+        reports.push(report);
+    }
+    let output = match reports.as_slice() {
+        [one] => one.clone(),
+        _ => {
+            let (median, min, max) = summarise(&reports);
+            json!({ "median": median, "min": min, "max": max, "runs": reports })
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A summarised figure's name: its pointer, flattened.
+fn key(path: &str) -> String {
+    path.trim_start_matches('/').replace('/', "_")
+}
+
+/// The median, lowest and highest of each summarised figure.
+fn summarise(
+    reports: &[serde_json::Value],
+) -> (serde_json::Value, serde_json::Value, serde_json::Value) {
+    let (mut median, mut min, mut max) = (json!({}), json!({}), json!({}));
+    for path in SUMMARISED {
+        let mut values: Vec<f64> = reports
+            .iter()
+            .filter_map(|r| r.pointer(path).and_then(|v| v.as_f64()))
+            .collect();
+        values.sort_by(f64::total_cmp);
+        let (Some(&lowest), Some(&highest)) = (values.first(), values.last()) else {
+            continue;
+        };
+        let mid = values.len() / 2;
+        let middle = if values.len() % 2 == 1 {
+            values[mid]
+        } else {
+            (values[mid - 1] + values[mid]) / 2.0
+        };
+        median[key(path)] = json!(middle);
+        min[key(path)] = json!(lowest);
+        max[key(path)] = json!(highest);
+    }
+    (median, min, max)
+}
+
+/// One benchmark against a fresh server; its report.
+async fn run_once(args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
     let temp;
     let dir = match &args.dir {
         Some(d) => {
@@ -93,10 +175,13 @@ url = "http://{sink}/e/bench-key"
 concurrency = {concurrency}
 retry = {{ schedule_secs = [0.2, 1, 2] }}
 "#,
-            plugin = args.plugin,
+            plugin = &args.plugin,
             concurrency = args.delivery_concurrency,
-            // Compiled plugins survive between runs: start-up is not measured.
-            cache = std::env::temp_dir().join("hookwasm-bench-cache").display(),
+            // Compiled plugins survive between runs (in the cache the
+            // `plugin` commands use): start-up is not measured.
+            cache = super::plugin::default_cache_dir()
+                .unwrap_or_else(|| std::env::temp_dir().join("hookwasm-bench-cache"))
+                .display(),
         ),
     )?;
     let exe = std::env::current_exe().context("finding the hookwasm binary")?;
@@ -115,6 +200,10 @@ retry = {{ schedule_secs = [0.2, 1, 2] }}
         .pool_max_idle_per_host(args.concurrency)
         .build_http();
     wait_ready(&client, admin, &mut child.0).await?;
+    // Measured from here: compiling plugins on a cold cache is start-up.
+    let server_cpu_at_start = cpu_secs(&pid.to_string());
+    let load_cpu_at_start = cpu_secs("self");
+    let rss_since_ready = reset_peak_rss(pid);
 
     let secret = Secret::parse(SECRET).map_err(|e| anyhow!("{e}"))?;
     // Ids unique to this run, so a kept `--dir` does not turn a second run
@@ -192,8 +281,8 @@ retry = {{ schedule_secs = [0.2, 1, 2] }}
     }
     let delivered_in = started.elapsed();
     let rss = peak_rss_mb(pid);
-    let server_cpu = cpu_secs(&pid.to_string());
-    let load_cpu = cpu_secs("self");
+    let server_cpu = since(server_cpu_at_start, cpu_secs(&pid.to_string()));
+    let load_cpu = since(load_cpu_at_start, cpu_secs("self"));
     let disk = dir_size(&dir.join("data"));
     drop(child);
 
@@ -210,14 +299,16 @@ retry = {{ schedule_secs = [0.2, 1, 2] }}
         "drain_after_last_ack_ms": ms(delivered_in - acked_in),
         "total_secs": delivered_in.as_secs_f64(),
         "server_peak_rss_mb": rss,
+        // False where the kernel would not reset the peak: it then
+        // includes start-up.
+        "server_peak_rss_since_ready": rss_since_ready,
         // CPU time, a steadier measure than rates on a shared machine.
         "server_cpu_secs": server_cpu,
         "load_tool_and_sink_cpu_secs": load_cpu,
         "data_dir_mb": disk as f64 / 1e6,
         "sink_requests": delivered.load(Ordering::Relaxed),
     });
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(ExitCode::SUCCESS)
+    Ok(report)
 }
 
 /// Event `i`: a payment.succeeded of about 2 KB.
@@ -307,6 +398,18 @@ fn peak_rss_mb(pid: u32) -> Option<f64> {
 }
 
 /// User + system CPU time of a process so far (Linux; `None` elsewhere).
+/// Makes the process's peak RSS its current RSS (Linux 4.0+); whether that
+/// worked.
+fn reset_peak_rss(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
+}
+
+/// CPU seconds used between two readings.
+fn since(start: Option<f64>, end: Option<f64>) -> Option<f64> {
+    let used = end? - start?;
+    Some((used * 100.0).round() / 100.0)
+}
+
 fn cpu_secs(pid: &str) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may hold
@@ -357,5 +460,23 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summarise_takes_the_median_and_range_of_each_figure() {
+        let run = |p99: f64, rss: f64| json!({ "ack_latency_ms": { "p99": p99 }, "server_peak_rss_mb": rss });
+        let (median, min, max) = summarise(&[run(30.0, 120.0), run(10.0, 140.0), run(20.0, 100.0)]);
+        assert_eq!(median["ack_latency_ms_p99"], 20.0);
+        assert_eq!(min["ack_latency_ms_p99"], 10.0);
+        assert_eq!(max["server_peak_rss_mb"], 140.0);
+        // An even count averages the middle two; absent figures are left out.
+        let (median, _, _) = summarise(&[run(10.0, 100.0), run(20.0, 100.0)]);
+        assert_eq!(median["ack_latency_ms_p99"], 15.0);
+        assert!(median.get("delivered_per_sec").is_none());
     }
 }

@@ -240,7 +240,7 @@ async fn load(
 }
 
 /// `$HOOKWASM_CACHE_DIR`, else the user's cache directory.
-fn default_cache_dir() -> Option<PathBuf> {
+pub(super) fn default_cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("HOOKWASM_CACHE_DIR") {
         return Some(PathBuf::from(dir));
     }
