@@ -10,6 +10,7 @@
 pub mod builtin;
 pub mod cache;
 mod error;
+mod heap;
 pub mod meta;
 pub mod output;
 pub mod plugin;

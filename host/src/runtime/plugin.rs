@@ -241,7 +241,9 @@ impl Plugin {
     /// [`Plugin::specialize`], logged, with a failure kept for the API.
     pub(crate) fn specialize_logged(&self) {
         let started = Instant::now();
-        match self.specialize() {
+        let specialized = self.specialize();
+        super::heap::release_free_memory();
+        match specialized {
             Ok(()) => tracing::info!(
                 plugin = %self.name,
                 took_ms = started.elapsed().as_millis() as u64,
