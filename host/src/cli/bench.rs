@@ -403,7 +403,6 @@ fn peak_rss_mb(pid: u32) -> Option<f64> {
     Some((kb / 1024.0 * 10.0).round() / 10.0)
 }
 
-/// User + system CPU time of a process so far (Linux; `None` elsewhere).
 /// Makes the process's peak RSS its current RSS (Linux 4.0+); whether that
 /// worked.
 fn reset_peak_rss(pid: u32) -> bool {
@@ -416,6 +415,7 @@ fn since(start: Option<f64>, end: Option<f64>) -> Option<f64> {
     Some((used * 100.0).round() / 100.0)
 }
 
+/// User + system CPU time of a process so far (Linux; `None` elsewhere).
 fn cpu_secs(pid: &str) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may hold

@@ -75,7 +75,9 @@ impl ArtifactCache {
         let prepared = prepare(wasm)?;
         let compiled = engine
             .precompile_component(&prepared.wasm)
-            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+            .map_err(|e| LoadError::Compile(format!("{e:#}")));
+        super::heap::release_free_memory();
+        let compiled = compiled?;
         if !prepared.cache {
             // SAFETY: as below.
             let component = unsafe { Component::deserialize(engine, &compiled) }
@@ -141,7 +143,10 @@ pub fn compile<'w>(
     wasm: &'w [u8],
     prepare: impl FnOnce(&'w [u8]) -> Result<Prepared<'w>, LoadError>,
 ) -> Result<Component, LoadError> {
-    Component::new(engine, &prepare(wasm)?.wasm).map_err(|e| LoadError::Compile(format!("{e:#}")))
+    let component = Component::new(engine, &prepare(wasm)?.wasm)
+        .map_err(|e| LoadError::Compile(format!("{e:#}")));
+    super::heap::release_free_memory();
+    component
 }
 
 /// The compiled-artifact cache is kept under this size...

@@ -1,4 +1,5 @@
-//! Hands the heap that compiling left free back to the operating system.
+//! Hands the heap that compiling a plugin left free back to the operating
+//! system (called by `cache` after each compile).
 //!
 //! Why: compiling the built-in plugins on a cold cache peaks at a few
 //! hundred MB of heap, and glibc keeps freed memory in its arenas, so a

@@ -241,9 +241,7 @@ impl Plugin {
     /// [`Plugin::specialize`], logged, with a failure kept for the API.
     pub(crate) fn specialize_logged(&self) {
         let started = Instant::now();
-        let specialized = self.specialize();
-        super::heap::release_free_memory();
-        match specialized {
+        match self.specialize() {
             Ok(()) => tracing::info!(
                 plugin = %self.name,
                 took_ms = started.elapsed().as_millis() as u64,

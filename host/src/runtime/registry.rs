@@ -400,13 +400,9 @@ impl PluginRegistry {
         let bytes = bytes.to_vec();
         // Compiling is CPU-heavy (seconds for a large plugin): keep it off the
         // async threads, so ingest and delivery carry on meanwhile.
-        let loaded = tokio::task::spawn_blocking(move || {
-            let loaded = runtime.load(&name, source, &bytes);
-            super::heap::release_free_memory();
-            loaded
-        })
-        .await;
-        loaded.unwrap_or_else(|e| Err(LoadError::Compile(format!("the compile task failed: {e}"))))
+        tokio::task::spawn_blocking(move || runtime.load(&name, source, &bytes))
+            .await
+            .unwrap_or_else(|e| Err(LoadError::Compile(format!("the compile task failed: {e}"))))
     }
 
     fn install(&self, plugin: Plugin, path: Option<&PathBuf>) {
