@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod config;
 pub mod delivery;
+pub mod heap;
 pub mod httpd;
 pub mod ingest;
 pub mod metrics;

@@ -96,6 +96,7 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
 }
 
 pub fn main() -> ExitCode {
+    hookwasm::heap::limit_retained_memory();
     let cli = Cli::parse();
     logging::init(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

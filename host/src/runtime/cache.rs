@@ -76,7 +76,7 @@ impl ArtifactCache {
         let compiled = engine
             .precompile_component(&prepared.wasm)
             .map_err(|e| LoadError::Compile(format!("{e:#}")));
-        super::heap::release_free_memory();
+        crate::heap::release_free_memory();
         let compiled = compiled?;
         if !prepared.cache {
             // SAFETY: as below.
@@ -145,7 +145,7 @@ pub fn compile<'w>(
 ) -> Result<Component, LoadError> {
     let component = Component::new(engine, &prepare(wasm)?.wasm)
         .map_err(|e| LoadError::Compile(format!("{e:#}")));
-    super::heap::release_free_memory();
+    crate::heap::release_free_memory();
     component
 }
 

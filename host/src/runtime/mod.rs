@@ -10,7 +10,6 @@
 pub mod builtin;
 pub mod cache;
 mod error;
-mod heap;
 pub mod meta;
 pub mod output;
 pub mod plugin;
