@@ -1,13 +1,18 @@
 //! How much freed heap the process keeps: glibc's allocator, left to
 //! itself, holds on to memory that the server no longer uses.
 //!
-//! Why: glibc raises its trim and mmap thresholds each time a large block
-//! is freed (up to 32 and 64 MB), and each of its per-thread arenas then
-//! keeps that much free memory instead of returning it. Under load the
-//! server's RSS grew with every event stored, ~1 KB each: 200 MB after
-//! 100,000 events, though its live data stayed flat. Fixed thresholds keep
-//! it at 65–95 MB for the same run. Compiling a plugin also leaves a few
-//! hundred MB of freed heap behind, given back once the compile is done.
+//! Why: sled allocates a 512 KiB log buffer for every batch it seals
+//! (several per write batch) and frees it once written. glibc raises its
+//! mmap and trim thresholds when such a block is freed (up to 32 and
+//! 64 MB), after which the buffers come from the heap and leave it
+//! fragmented: under load the server's RSS grew with every event stored,
+//! ~1 KB each, to 200 MB after 100,000 events though its live data stayed
+//! flat. With the thresholds fixed below that size, each buffer is mapped
+//! and unmapped on its own: RSS stays at 65–95 MB for the same run, for
+//! ~4 % more server CPU (measured with `hookwasm bench`; raising the mmap
+//! threshold to 1 MiB saves that CPU but brings the growth back).
+//! Compiling a plugin also leaves a few hundred MB of freed heap behind,
+//! given back once the compile is done.
 
 /// Freed memory above this much at the top of a heap goes back to the OS.
 const TRIM_THRESHOLD: i32 = 1 << 20;
