@@ -54,11 +54,13 @@ pub struct BenchArgs {
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// The figures summarised across runs, as JSON pointers into a report.
-const SUMMARISED: [&str; 7] = [
+const SUMMARISED: [&str; 9] = [
     "/acknowledged_per_sec",
     "/delivered_per_sec",
     "/ack_latency_ms/p50",
+    "/ack_latency_ms/p90",
     "/ack_latency_ms/p99",
+    "/ack_latency_ms/p99.9",
     "/server_peak_rss_mb",
     "/server_cpu_secs",
     "/load_tool_and_sink_cpu_secs",
@@ -70,9 +72,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             "--events, --concurrency and --runs must be at least 1",
         ));
     }
-    let mut reports = Vec::with_capacity(args.runs);
+    let mut reports = Vec::new();
     for n in 1..=args.runs {
-        let report = run_once(&args).await?;
+        // A kept `--dir` gets a directory per run: each server starts fresh.
+        let dir = match &args.dir {
+            Some(d) if args.runs > 1 => Some(d.join(format!("run-{n}"))),
+            other => other.clone(),
+        };
+        let report = run_once(&args, dir.as_deref()).await?;
         if args.runs > 1 {
             let figures: Vec<String> = SUMMARISED
                 .iter()
@@ -92,7 +99,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         [one] => one.clone(),
         _ => {
             let (median, min, max) = summarise(&reports);
-            json!({ "median": median, "min": min, "max": max, "runs": reports })
+            let since_ready = reports
+                .iter()
+                .all(|r| r["server_peak_rss_since_ready"] == true);
+            json!({
+                "median": median,
+                "min": min,
+                "max": max,
+                "server_peak_rss_since_ready": since_ready,
+                "runs": reports,
+            })
         }
     };
     println!("{}", serde_json::to_string_pretty(&output)?);
@@ -131,13 +147,17 @@ fn summarise(
     (median, min, max)
 }
 
-/// One benchmark against a fresh server; its report.
-async fn run_once(args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
+/// One benchmark against a fresh server, its data kept in `dir` if given;
+/// its report.
+async fn run_once(
+    args: &BenchArgs,
+    dir: Option<&std::path::Path>,
+) -> anyhow::Result<serde_json::Value> {
     let temp;
-    let dir = match &args.dir {
+    let dir = match dir {
         Some(d) => {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-            d.clone()
+            d.to_path_buf()
         }
         None => {
             temp = TempDir::new()?;
@@ -146,7 +166,7 @@ async fn run_once(args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
     };
 
     let delivered = Arc::new(AtomicU64::new(0));
-    let sink = start_sink(delivered.clone()).await?;
+    let (sink, _sink_task) = start_sink(delivered.clone()).await?;
     let ingest = free_addr()?;
     let admin = free_addr()?;
     let config = dir.join("hookwasm.toml");
@@ -157,7 +177,7 @@ async fn run_once(args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
 [server]
 listen = "{ingest}"
 data_dir = "data"
-cache_dir = "{cache}"
+cache_dir = {cache}
 allow_private_destinations = true
 
 [admin]
@@ -169,19 +189,22 @@ secrets = ["{SECRET}"]
 [[endpoints]]
 id = "bench"
 source = "dodo"
-plugin = "{plugin}"
+plugin = {plugin}
 events = ["*"]
 url = "http://{sink}/e/bench-key"
 concurrency = {concurrency}
 retry = {{ schedule_secs = [0.2, 1, 2] }}
 "#,
-            plugin = &args.plugin,
+            plugin = toml_string(&args.plugin),
             concurrency = args.delivery_concurrency,
             // Compiled plugins survive between runs (in the cache the
             // `plugin` commands use): start-up is not measured.
-            cache = super::plugin::default_cache_dir()
-                .unwrap_or_else(|| std::env::temp_dir().join("hookwasm-bench-cache"))
-                .display(),
+            cache = toml_string(
+                &super::plugin::default_cache_dir()
+                    .unwrap_or_else(|| std::env::temp_dir().join("hookwasm-bench-cache"))
+                    .display()
+                    .to_string()
+            ),
         ),
     )?;
     let exe = std::env::current_exe().context("finding the hookwasm binary")?;
@@ -287,7 +310,11 @@ retry = {{ schedule_secs = [0.2, 1, 2] }}
     drop(child);
 
     latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    // Nearest rank: the smallest latency that at least `p` of them reach.
+    let pct = |p: f64| {
+        let rank = (latencies.len() as f64 * p).ceil() as usize;
+        latencies[rank.clamp(1, latencies.len()) - 1]
+    };
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let report = json!({
         "events": args.events,
@@ -338,12 +365,20 @@ fn event(run: u128, i: usize) -> (String, Bytes) {
     (id, Bytes::from(body.to_string()))
 }
 
-async fn start_sink(delivered: Arc<AtomicU64>) -> anyhow::Result<SocketAddr> {
+/// A quoted TOML string.
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// The sink's address, and its accept loop, stopped when dropped.
+async fn start_sink(delivered: Arc<AtomicU64>) -> anyhow::Result<(SocketAddr, AbortOnDrop)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
+                // Out of file descriptors, usually: back off, don't spin.
+                tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             };
             let delivered = delivered.clone();
@@ -364,7 +399,16 @@ async fn start_sink(delivered: Arc<AtomicU64>) -> anyhow::Result<SocketAddr> {
             });
         }
     });
-    Ok(addr)
+    Ok((addr, AbortOnDrop(task)))
+}
+
+/// A task that ends when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 async fn wait_ready(
