@@ -30,6 +30,10 @@ pub(super) fn due_at(d: &Delivery) -> Option<Millis> {
 pub(super) struct QueueIndex {
     order: Mutex<()>,
     lanes: Mutex<HashMap<String, BTreeSet<(Millis, DeliveryId)>>>,
+    /// Run once, at the start of the next `moved`: lets a test hold a
+    /// writer between its commit and its update of the copy.
+    #[cfg(test)]
+    pub before_next_move: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl QueueIndex {
@@ -66,6 +70,17 @@ impl QueueIndex {
     /// A committed move of a delivery from `old` (None: new) to `new`; the
     /// same change `write_delivery` made to the tree.
     pub fn moved(&self, old: Option<&Delivery>, new: &Delivery) {
+        #[cfg(test)]
+        {
+            let hook = self
+                .before_next_move
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            if let Some(hook) = hook {
+                hook();
+            }
+        }
         let mut lanes = self.lanes();
         if let Some(old) = old
             && let Some(due) = due_at(old)

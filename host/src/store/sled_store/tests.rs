@@ -697,6 +697,49 @@ async fn the_queue_in_memory_matches_the_tree_under_concurrent_writes() {
     assert_eq!(in_tree.len(), 600);
 }
 
+/// `order` keeps the copy's updates in commit order. Without it, a finish
+/// that commits while a requeue of the same delivery sits between its
+/// commit and its update of the copy is overtaken by that update, and the
+/// copy lists a delivery that is done. The requeue is held there while the
+/// finish is given time to run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_copy_follows_commit_order_when_a_requeue_races_a_finish() {
+    let (_dir, store) = open();
+    let store = Arc::new(store);
+    let e = event("s", "m1", 100);
+    ingest(&store, &e, &["a"]).await;
+    let id = store.deliveries_of(e.id).unwrap()[0].id;
+    let (paused, is_paused) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    *store.queue.before_next_move.lock().unwrap() = Some(Box::new(move || {
+        let _ = paused.send(());
+        let _ = released.recv();
+    }));
+    let requeue = {
+        let store = store.clone();
+        std::thread::spawn(move || store.requeue(id, false, 300).map(|_| ()))
+    };
+    // The requeue has committed; the copy is not updated yet.
+    is_paused.recv().unwrap();
+    let finish = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .finish(id, None, None, Next::Delivered, 400)
+                .await
+                .map(|_| ())
+        })
+    };
+    // Time for the finish to overtake, were nothing stopping it.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    release.send(()).unwrap();
+    requeue.join().unwrap().unwrap();
+    finish.await.unwrap().unwrap();
+    let in_tree = QueueIndex::load(&store.trees.queue).unwrap().entries();
+    assert_eq!(in_tree, vec![], "the finish committed last");
+    assert_eq!(store.queue.entries(), in_tree);
+}
+
 /// Should the copy ever list a delivery that sled does not hold queued, the
 /// dispatcher is not handed it again and again: `work` drops it.
 #[tokio::test]
