@@ -29,7 +29,8 @@ use crate::store::{Purged, RetentionPolicy, SledStore, Store, now_ms};
 /// are time-ordered), and first attempts read their work from memory (see
 /// `store::sled_store::fresh`). Under `hookwasm bench`, 4 MiB ran as fast
 /// as 8 and 16, with peak RSS 118-133 MB instead of 143-152 at 8 (20k
-/// events) and 153 instead of 188 (60k).
+/// events) and 153 instead of 188 (60k); that was before `heap` fixed the
+/// allocator's retention, after which 20k events peak at ~80 MB.
 pub const STORE_CACHE_BYTES: u64 = 4 << 20;
 
 #[derive(Debug, thiserror::Error)]

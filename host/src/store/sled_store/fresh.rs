@@ -24,6 +24,11 @@ const CAPACITY_BYTES: usize = 1 << 20;
 /// What an entry is counted as besides its payload.
 const ENTRY_BYTES: usize = 1024;
 
+/// What an entry with this payload is counted as.
+fn cost(payload: &Bytes) -> usize {
+    payload.len() + ENTRY_BYTES
+}
+
 #[derive(Default)]
 pub(super) struct Fresh {
     inner: Mutex<Entries>,
@@ -44,22 +49,22 @@ impl Fresh {
     /// The new deliveries of a committed ingest, in place of the oldest
     /// entries if there is no room.
     pub fn add(&self, deliveries: &[Delivery], event: &Arc<Event>, payload: &Bytes) {
-        let cost = payload.len() + ENTRY_BYTES;
-        if cost > CAPACITY_BYTES {
+        let added = cost(payload);
+        if added > CAPACITY_BYTES {
             return;
         }
         let mut entries = self.entries();
         for delivery in deliveries {
-            while entries.bytes + cost > CAPACITY_BYTES {
+            while entries.bytes + added > CAPACITY_BYTES {
                 let Some((_, (_, _, evicted))) = entries.map.pop_first() else {
                     break;
                 };
-                entries.bytes -= evicted.len() + ENTRY_BYTES;
+                entries.bytes -= cost(&evicted);
             }
-            entries.bytes += cost;
+            entries.bytes += added;
             let entry = (delivery.clone(), event.clone(), payload.clone());
             if let Some((_, _, replaced)) = entries.map.insert(delivery.id, entry) {
-                entries.bytes -= replaced.len() + ENTRY_BYTES;
+                entries.bytes -= cost(&replaced);
             }
         }
     }
@@ -68,7 +73,7 @@ impl Fresh {
     pub fn take(&self, id: DeliveryId) -> Option<Work> {
         let mut entries = self.entries();
         let (delivery, event, payload) = entries.map.remove(&id)?;
-        entries.bytes -= payload.len() + ENTRY_BYTES;
+        entries.bytes -= cost(&payload);
         Some(Work {
             delivery,
             input: WorkInput::Event(event, payload),
@@ -79,7 +84,7 @@ impl Fresh {
     pub fn forget(&self, id: DeliveryId) {
         let mut entries = self.entries();
         if let Some((_, _, payload)) = entries.map.remove(&id) {
-            entries.bytes -= payload.len() + ENTRY_BYTES;
+            entries.bytes -= cost(&payload);
         }
     }
 
@@ -124,7 +129,7 @@ mod tests {
             headers: vec![],
         });
         let payload = Bytes::from(vec![b'x'; 100 * 1024]);
-        let fit = CAPACITY_BYTES / (payload.len() + ENTRY_BYTES);
+        let fit = CAPACITY_BYTES / cost(&payload);
         let all: Vec<Delivery> = (0..fit as u64 + 3).map(delivery).collect();
         for d in &all {
             fresh.add(std::slice::from_ref(d), &event, &payload);
