@@ -6,16 +6,18 @@
 //! read the queue from a copy in memory (`queue`), not from sled.
 //!
 //! Trees and keys (ids are 16-byte ULIDs, so keys sort by time):
-//! - `events`     event id → `Event` (JSON)
-//! - `payloads`   event id → the body exactly as received
+//! - `events`     event id → `Event`, the deliveries made at ingest, and the
+//!   body exactly as received (`record`)
 //! - `webhooks`   source 0 webhook-id → event id + received ms (dedupe, lookup)
-//! - `deliveries` delivery id → `Delivery` (JSON)
-//! - `by_event`   event id + endpoint → delivery id (one per pair, by construction)
+//! - `deliveries` delivery id → `Delivery` and its transformed request (`record`)
+//! - `by_event`   event id + endpoint → delivery id, for deliveries added
+//!   after ingest (one per pair, by construction)
 //! - `by_status`  status tag + delivery id → endpoint
 //! - `queue`      endpoint 0 due ms + delivery id → () for pending deliveries
-//! - `requests`   delivery id → the transformed request (JSON)
 //! - `attempts`   delivery id + attempt number → `Attempt` (JSON)
 //! - `endpoints`  endpoint → `EndpointState` (JSON)
+//! - `payloads`, `requests`: what records from before `record`'s layout keep
+//!   apart (they are read, never written, and emptied by retention)
 
 use std::path::Path;
 use std::sync::Arc;
@@ -29,6 +31,7 @@ use sled::{Transactional, Tree};
 
 mod fresh;
 mod queue;
+mod record;
 mod writer;
 
 use super::commit::{Committer, Failure};
@@ -221,22 +224,19 @@ fn tx_error(e: TransactionError<StoreError>) -> StoreError {
     }
 }
 
-fn tx_decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> TxResult<T> {
-    decode(bytes, what).or_else(abort)
-}
-
 fn tx_encode<T: Serialize>(value: &T) -> TxResult<Vec<u8>> {
     encode(value).or_else(abort)
 }
 
-/// Writes a delivery's record and indexes for a move from `old` (None: new)
-/// to `new`, inside a transaction.
+/// Writes a delivery's record (with its request, if it has one) and indexes
+/// for a move from `old` (None: new) to `new`, inside a transaction.
 fn write_delivery(
     deliveries: &TransactionalTree,
     by_status: &TransactionalTree,
     queue: &TransactionalTree,
     old: Option<&Delivery>,
     new: &Delivery,
+    request: Option<&[u8]>,
 ) -> TxResult<()> {
     if let Some(old) = old {
         if old.status != new.status {
@@ -252,8 +252,19 @@ fn write_delivery(
     if let Some(due) = due_at(new) {
         queue.insert(queue_key(&new.endpoint, due, new.id), &[][..])?;
     }
-    deliveries.insert(&new.id.bytes()[..], tx_encode(new)?)?;
+    let record = record::encode_delivery(&tx_encode(new)?, request).or_else(abort)?;
+    deliveries.insert(&new.id.bytes()[..], record)?;
     Ok(())
+}
+
+/// A stored delivery and the request its record holds (see `record`).
+fn read_delivery(bytes: &[u8]) -> Result<(Delivery, Option<&[u8]>)> {
+    let record = record::decode_delivery(bytes)?;
+    Ok((decode(record.delivery_json, "delivery")?, record.request))
+}
+
+fn tx_read_delivery(bytes: &[u8]) -> TxResult<(Delivery, Option<&[u8]>)> {
+    read_delivery(bytes).or_else(abort)
 }
 
 fn new_delivery(event: EventId, endpoint: &str, now: Millis) -> Delivery {
@@ -273,6 +284,28 @@ fn new_delivery(event: EventId, endpoint: &str, now: Millis) -> Delivery {
     }
 }
 
+impl SledStore {
+    /// An event's deliveries: those made at ingest, from its record, and
+    /// those added later (or by a version before `record`'s layout), from
+    /// `by_event`.
+    fn delivery_ids_of(&self, event: EventId) -> Result<Vec<DeliveryId>> {
+        let mut ids = Vec::new();
+        if let Some(bytes) = self.trees.events.get(event.bytes())? {
+            ids.extend(
+                record::decode_event(&bytes)?
+                    .deliveries
+                    .iter()
+                    .map(|(id, _)| *id),
+            );
+        }
+        for item in self.trees.by_event.scan_prefix(event.bytes()) {
+            let (_, id) = item?;
+            ids.extend(DeliveryId::from_bytes(&id));
+        }
+        Ok(ids)
+    }
+}
+
 #[async_trait::async_trait]
 impl Store for SledStore {
     async fn ingest(
@@ -286,27 +319,34 @@ impl Store for SledStore {
         // storage error in the batch marks it failed (`writer::apply`).
         let now = event.received_at;
         let event_id = event.id;
+        let deliveries: Vec<Delivery> = endpoints
+            .iter()
+            .map(|e| new_delivery(event_id, e, now))
+            .collect();
+        // The record is a copy of the payload, not the request's `Bytes`:
+        // those may share hyper's read buffer, which `Fresh` would then
+        // keep alive.
+        let record = Bytes::from(record::encode_event(
+            &encode(&event)?,
+            deliveries.iter().map(|d| (d.id, d.endpoint.as_str())),
+            payload,
+        )?);
         let job = writer::IngestJob {
             webhook_key: webhook_key(&event.source, &event.webhook_id),
             event_id,
             now,
             window_ms: dedupe_window.as_millis() as u64,
-            event_json: encode(&event)?,
+            payload: record.slice(record.len() - payload.len()..),
+            record,
             event: Arc::new(event),
-            // A copy, not the request's `Bytes`: those may share hyper's
-            // read buffer, which `Fresh` would then keep alive.
-            payload: Bytes::copy_from_slice(payload),
-            deliveries: endpoints
-                .iter()
-                .map(|e| (by_event_key(event_id, e), new_delivery(event_id, e, now)))
-                .collect(),
+            deliveries,
         };
         // Answered once on disk (group commit).
         let outcome = self.writer.ingest(job).await?;
         match outcome {
             Some(existing) => Ok(Ingested {
                 event_id: existing,
-                deliveries: self.trees.by_event.scan_prefix(existing.bytes()).count(),
+                deliveries: self.delivery_ids_of(existing)?.len(),
                 duplicate: true,
             }),
             // (The writer counted the new deliveries.)
@@ -323,7 +363,10 @@ impl Store for SledStore {
     }
 
     fn event(&self, id: EventId) -> Result<Option<Event>> {
-        Self::load(&self.trees.events, &id.bytes(), "event")
+        match self.trees.events.get(id.bytes())? {
+            Some(bytes) => decode(record::decode_event(&bytes)?.event_json, "event").map(Some),
+            None => Ok(None),
+        }
     }
 
     fn event_by_webhook_id(&self, source: &str, webhook_id: &str) -> Result<Option<EventId>> {
@@ -336,7 +379,13 @@ impl Store for SledStore {
     }
 
     fn payload(&self, id: EventId) -> Result<Option<Vec<u8>>> {
-        Ok(self.trees.payloads.get(id.bytes())?.map(|v| v.to_vec()))
+        let Some(bytes) = self.trees.events.get(id.bytes())? else {
+            return Ok(None);
+        };
+        match record::decode_event(&bytes)?.payload {
+            Some(payload) => Ok(Some(payload.to_vec())),
+            None => Ok(self.trees.payloads.get(id.bytes())?.map(|v| v.to_vec())),
+        }
     }
 
     fn events(&self, filter: &EventFilter) -> Result<Page<Event>> {
@@ -350,7 +399,7 @@ impl Store for SledStore {
         let mut next_cursor = None;
         for item in self.trees.events.range(lo..hi).rev() {
             let (_, value) = item?;
-            let event: Event = decode(&value, "event")?;
+            let event: Event = decode(record::decode_event(&value)?.event_json, "event")?;
             if filter.source.as_ref().is_some_and(|s| *s != event.source)
                 || filter
                     .event_type
@@ -369,17 +418,20 @@ impl Store for SledStore {
     }
 
     fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>> {
-        Self::load(&self.trees.deliveries, &id.bytes(), "delivery")
+        match self.trees.deliveries.get(id.bytes())? {
+            Some(bytes) => read_delivery(&bytes).map(|(d, _)| Some(d)),
+            None => Ok(None),
+        }
     }
 
     fn deliveries_of(&self, event: EventId) -> Result<Vec<Delivery>> {
         let mut out = Vec::new();
-        for item in self.trees.by_event.scan_prefix(event.bytes()) {
-            let (_, id) = item?;
-            if let Some(d) = Self::load(&self.trees.deliveries, &id, "delivery")? {
+        for id in self.delivery_ids_of(event)? {
+            if let Some(d) = self.delivery(id)? {
                 out.push(d);
             }
         }
+        out.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
         Ok(out)
     }
 
@@ -418,7 +470,10 @@ impl Store for SledStore {
                     if !wanted_endpoint(&endpoint) {
                         continue;
                     }
-                    let Some(d) = Self::load(&self.trees.deliveries, &key[1..], "delivery")? else {
+                    let Some(id) = DeliveryId::from_bytes(&key[1..]) else {
+                        continue;
+                    };
+                    let Some(d) = self.delivery(id)? else {
                         continue;
                     };
                     if !push(d) {
@@ -429,7 +484,7 @@ impl Store for SledStore {
             None => {
                 for item in self.trees.deliveries.range(lo..hi).rev() {
                     let (_, value) = item?;
-                    let d: Delivery = decode(&value, "delivery")?;
+                    let (d, _) = read_delivery(&value)?;
                     if !wanted_endpoint(d.endpoint.as_bytes()) {
                         continue;
                     }
@@ -443,6 +498,11 @@ impl Store for SledStore {
     }
 
     fn request(&self, id: DeliveryId) -> Result<Option<ValidRequest>> {
+        if let Some(bytes) = self.trees.deliveries.get(id.bytes())?
+            && let Some(request) = record::decode_delivery(&bytes)?.request
+        {
+            return decode(request, "request").map(Some);
+        }
         Self::load(&self.trees.requests, &id.bytes(), "request")
     }
 
@@ -542,17 +602,19 @@ impl Store for SledStore {
                 let Some(bytes) = deliveries.get(id.bytes())? else {
                     return abort(StoreError::NotFound(id.to_string()));
                 };
-                let old: Delivery = tx_decode(&bytes, "delivery")?;
+                let (old, mut request) = tx_read_delivery(&bytes)?;
                 let mut new = old.clone();
                 new.status = DeliveryStatus::Pending;
                 new.next_attempt_at = Some(now);
                 new.updated_at = now;
                 new.schedule_from = new.attempts;
                 if replay {
+                    // (A record from before `record`'s layout keeps it apart.)
                     requests.remove(&id.bytes()[..])?;
+                    request = None;
                     new.transformed_by = None;
                 }
-                write_delivery(deliveries, by_status, queue, Some(&old), &new)?;
+                write_delivery(deliveries, by_status, queue, Some(&old), &new, request)?;
                 Ok((old, new))
             })
             .map_err(|e| self.tx_failed(e))?;
@@ -578,15 +640,20 @@ impl Store for SledStore {
             &self.trees.queue,
         )
             .transaction(|(events, by_event, deliveries, by_status, queue)| {
-                if events.get(event.bytes())?.is_none() {
+                let Some(record) = events.get(event.bytes())? else {
                     return abort(StoreError::NotFound(event.to_string()));
-                }
+                };
+                let made_at_ingest = record::decode_event(&record)
+                    .or_else(abort)?
+                    .deliveries
+                    .iter()
+                    .any(|(_, e)| *e == endpoint);
                 let key = by_event_key(event, endpoint);
-                if by_event.get(&key)?.is_some() {
+                if made_at_ingest || by_event.get(&key)?.is_some() {
                     return Ok(false);
                 }
                 by_event.insert(key, &d.id.bytes()[..])?;
-                write_delivery(deliveries, by_status, queue, None, &d)?;
+                write_delivery(deliveries, by_status, queue, None, &d, None)?;
                 Ok(true)
             })
             .map_err(|e| self.tx_failed(e))?;
@@ -679,7 +746,7 @@ impl Store for SledStore {
                             let Some(bytes) = dtree.get(d.id.bytes())? else {
                                 continue;
                             };
-                            let current: Delivery = tx_decode(&bytes, "delivery")?;
+                            let (current, _) = tx_read_delivery(&bytes)?;
                             if current.status == DeliveryStatus::Pending {
                                 return Ok(false);
                             }

@@ -760,3 +760,128 @@ async fn a_queue_entry_sled_does_not_hold_is_dropped_when_its_work_is_asked_for(
         vec![("a".to_string(), real.next_attempt_at.unwrap(), real.id)]
     );
 }
+
+/// A database written before `record`'s layout: the event, its payload, its
+/// delivery and that delivery's request each in their own tree, as plain
+/// JSON. All of it is still read, moved on, replayed and purged.
+#[tokio::test]
+async fn records_from_before_the_combined_layout_are_read_moved_and_purged() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = event("s", "m1", 100);
+    let mut d = new_delivery(e.id, "a", 100);
+    d.attempts = 1;
+    d.next_attempt_at = Some(5_000);
+    let request = ValidRequest {
+        method: "POST".into(),
+        url: "https://x.test/".into(),
+        headers: vec![],
+        body: b"{\"x\":1}".to_vec(),
+    };
+    {
+        let store = SledStore::open(dir.path(), 16 << 20).unwrap();
+        let t = &store.trees;
+        t.events.insert(e.id.bytes(), encode(&e).unwrap()).unwrap();
+        t.payloads
+            .insert(e.id.bytes(), &b"{\"old\":1}"[..])
+            .unwrap();
+        t.webhooks
+            .insert(webhook_key("s", "m1"), webhook_value(e.id, 100))
+            .unwrap();
+        t.by_event
+            .insert(by_event_key(e.id, "a"), &d.id.bytes()[..])
+            .unwrap();
+        t.deliveries
+            .insert(d.id.bytes(), encode(&d).unwrap())
+            .unwrap();
+        t.by_status
+            .insert(&status_key(d.status, d.id)[..], &b"a"[..])
+            .unwrap();
+        t.queue
+            .insert(queue_key("a", 5_000, d.id), &[][..])
+            .unwrap();
+        t.requests
+            .insert(d.id.bytes(), encode(&request).unwrap())
+            .unwrap();
+        store.flush().await.unwrap();
+    }
+    let store = reopen(dir.path());
+    assert_eq!(store.event(e.id).unwrap(), Some(e.clone()));
+    assert_eq!(
+        store.payload(e.id).unwrap().as_deref(),
+        Some(&b"{\"old\":1}"[..])
+    );
+    assert_eq!(store.deliveries_of(e.id).unwrap(), vec![d.clone()]);
+    assert_eq!(store.counts("a").pending, 1);
+    assert_eq!(store.request(d.id).unwrap(), Some(request.clone()));
+    let repeat = ingest(&store, &event("s", "m1", 200), &["a"]).await;
+    assert_eq!((repeat.event_id, repeat.deliveries), (e.id, 1));
+    assert!(store.add_delivery(e.id, "a", 200).unwrap().is_none());
+    // The retry path reads the old request.
+    let work = store.work(d.id).unwrap().unwrap();
+    assert!(matches!(work.input, WorkInput::Request(r) if r == request));
+
+    // Moved on in the new layout, the old request is still found; a replay
+    // drops it.
+    store
+        .finish(d.id, None, None, Next::Delivered, 6_000)
+        .await
+        .unwrap();
+    assert_eq!(store.request(d.id).unwrap(), Some(request.clone()));
+    store.requeue(d.id, true, 7_000).unwrap();
+    assert_eq!(store.request(d.id).unwrap(), None);
+    store
+        .finish(d.id, None, None, Next::Delivered, 8_000)
+        .await
+        .unwrap();
+
+    let policy = RetentionPolicy {
+        done: Duration::from_secs(1),
+        dead: Duration::from_secs(1),
+    };
+    let (purged, _) = store.purge(1 << 40, policy, None, 10).unwrap();
+    assert_eq!((purged.events, purged.deliveries), (1, 1));
+    let t = &store.trees;
+    for tree in [
+        &t.events,
+        &t.payloads,
+        &t.webhooks,
+        &t.deliveries,
+        &t.by_event,
+        &t.by_status,
+        &t.queue,
+        &t.requests,
+    ] {
+        assert!(tree.is_empty(), "{:?} emptied", tree.name());
+    }
+}
+
+/// The hot path writes one record per event and per delivery: the trees
+/// kept for older records stay empty.
+#[tokio::test]
+async fn ingest_and_finish_write_whole_records_only() {
+    let (_dir, store) = open();
+    let e = event("s", "m1", 100);
+    ingest(&store, &e, &["a", "b"]).await;
+    let id = store.deliveries_of(e.id).unwrap()[0].id;
+    let request = ValidRequest {
+        method: "POST".into(),
+        url: "https://x.test/".into(),
+        headers: vec![],
+        body: b"{}".to_vec(),
+    };
+    let made_for = store.delivery(id).unwrap().unwrap().updated_at;
+    let made = NewRequest {
+        request: &request,
+        transformed_by: "loops@0.1.0",
+        made_for,
+    };
+    store
+        .finish(id, Some(made), None, Next::Delivered, 200)
+        .await
+        .unwrap();
+    assert_eq!(store.request(id).unwrap(), Some(request));
+    let t = &store.trees;
+    for tree in [&t.payloads, &t.by_event, &t.requests] {
+        assert!(tree.is_empty(), "{:?} not written", tree.name());
+    }
+}

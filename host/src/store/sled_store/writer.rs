@@ -27,7 +27,9 @@ use tokio::sync::oneshot;
 
 use super::fresh::Fresh;
 use super::queue::QueueIndex;
-use super::{TxResult, decode, decode_webhook_value, tx_error, webhook_value, write_delivery};
+use super::{
+    TxResult, decode_webhook_value, read_delivery, tx_error, webhook_value, write_delivery,
+};
 use crate::store::commit::{COMMIT_TIMEOUT, CommitQueue, Failure, wait_for_disk};
 use crate::store::counters::Counters;
 use crate::store::{
@@ -39,7 +41,9 @@ const MAX_BATCH: usize = 128;
 /// …and about this many bytes of payloads and requests.
 const MAX_BATCH_BYTES: usize = 8 << 20;
 
-/// The trees a batch writes to.
+/// The record and index trees. A batch writes to all but `payloads`,
+/// `by_event` and `requests`, which only records from before `record`'s
+/// layout need (and `add_delivery`, `by_event`).
 #[derive(Clone)]
 pub(super) struct Trees {
     pub webhooks: Tree,
@@ -60,12 +64,13 @@ pub(super) struct IngestJob {
     pub event_id: EventId,
     pub now: Millis,
     pub window_ms: u64,
-    pub event_json: Vec<u8>,
-    /// Kept for the first attempts (`Fresh`).
+    /// The event, its payload and its deliveries' ids (`record`).
+    pub record: Bytes,
+    /// Kept for the first attempts (`Fresh`); `payload` is a slice of
+    /// `record`.
     pub event: Arc<Event>,
     pub payload: Bytes,
-    /// (by_event key, delivery)
-    pub deliveries: Vec<(Vec<u8>, Delivery)>,
+    pub deliveries: Vec<Delivery>,
 }
 
 /// The outcome of an attempt (or a transform that ended the delivery).
@@ -88,7 +93,7 @@ enum Job {
 impl Job {
     fn bytes(&self) -> usize {
         match self {
-            Job::Ingest(job, _) => job.payload.len() + job.event_json.len(),
+            Job::Ingest(job, _) => job.record.len(),
             Job::Finish(job, _) => job.request.as_ref().map_or(0, |r| r.0.len()),
         }
     }
@@ -219,35 +224,21 @@ impl Context {
         let result = (
             &trees.webhooks,
             &trees.events,
-            &trees.payloads,
             &trees.deliveries,
-            &trees.by_event,
             &trees.by_status,
             &trees.queue,
             &trees.attempts,
-            &trees.requests,
         )
             .transaction(
-                |(
-                    webhooks,
-                    events,
-                    payloads,
-                    deliveries,
-                    by_event,
-                    by_status,
-                    queue,
-                    attempts,
-                    requests,
-                )| {
+                |(webhooks, events, deliveries, by_status, queue, attempts)| {
                     let mut applied = Vec::with_capacity(batch.len());
                     for job in &batch {
                         applied.push(match job {
                             Job::Ingest(job, _) => Applied::Ingest(ingest(
-                                webhooks, events, payloads, deliveries, by_event, by_status, queue,
-                                job,
+                                webhooks, events, deliveries, by_status, queue, job,
                             )?),
                             Job::Finish(job, _) => Applied::Finish(Box::new(finish(
-                                deliveries, by_status, queue, attempts, requests, job,
+                                deliveries, by_status, queue, attempts, job,
                             )?)),
                         });
                     }
@@ -260,8 +251,7 @@ impl Context {
                     match (job, applied) {
                         (Job::Ingest(job, reply), Applied::Ingest(outcome)) => {
                             if outcome.is_none() {
-                                let new: Vec<Delivery> =
-                                    job.deliveries.into_iter().map(|(_, d)| d).collect();
+                                let new = job.deliveries;
                                 // Kept before the queue lists them, so that a
                                 // dispatcher finds them there.
                                 fresh.add(&new, &job.event, &job.payload);
@@ -317,13 +307,10 @@ impl Context {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn ingest(
     webhooks: &TransactionalTree,
     events: &TransactionalTree,
-    payloads: &TransactionalTree,
     deliveries: &TransactionalTree,
-    by_event: &TransactionalTree,
     by_status: &TransactionalTree,
     queue: &TransactionalTree,
     job: &IngestJob,
@@ -341,11 +328,9 @@ fn ingest(
         job.webhook_key.as_slice(),
         webhook_value(job.event_id, job.now),
     )?;
-    events.insert(&id[..], job.event_json.as_slice())?;
-    payloads.insert(&id[..], job.payload.as_ref())?;
-    for (key, d) in &job.deliveries {
-        by_event.insert(key.as_slice(), &d.id.bytes()[..])?;
-        write_delivery(deliveries, by_status, queue, None, d)?;
+    events.insert(&id[..], job.record.as_ref())?;
+    for d in &job.deliveries {
+        write_delivery(deliveries, by_status, queue, None, d, None)?;
     }
     Ok(None)
 }
@@ -358,24 +343,24 @@ fn finish(
     by_status: &TransactionalTree,
     queue: &TransactionalTree,
     attempts: &TransactionalTree,
-    requests: &TransactionalTree,
     job: &FinishJob,
 ) -> TxResult<Result<(Delivery, Delivery)>> {
     let id = job.id;
     let Some(bytes) = deliveries.get(id.bytes())? else {
         return Ok(Err(StoreError::NotFound(id.to_string())));
     };
-    let old: Delivery = match decode(&bytes, "delivery") {
-        Ok(old) => old,
+    let (old, mut request) = match read_delivery(&bytes) {
+        Ok(read) => read,
         Err(e) => return Ok(Err(e)),
     };
     let mut new = old.clone();
     new.updated_at = job.now;
+    // A request made before a replay (which moved `updated_at`) is stale.
     if let Some((bytes, transformed_by, made_for)) = &job.request
         && old.updated_at == *made_for
     {
         new.transformed_by = Some(transformed_by.clone());
-        requests.insert(&id.bytes()[..], bytes.as_slice())?;
+        request = Some(bytes.as_slice());
     }
     if let Some((a, bytes, key)) = &job.attempt {
         new.attempts = new.attempts.max(a.n);
@@ -391,6 +376,6 @@ fn finish(
     new.status = status;
     new.next_attempt_at = next_at;
     new.reason = reason;
-    write_delivery(deliveries, by_status, queue, Some(&old), &new)?;
+    write_delivery(deliveries, by_status, queue, Some(&old), &new, request)?;
     Ok(Ok((old, new)))
 }
