@@ -144,6 +144,25 @@ impl QueueIndex {
         })
     }
 
+    /// How many deliveries each endpoint has queued.
+    pub fn lane_sizes(&self) -> Vec<(String, usize)> {
+        let lanes = self.lanes();
+        lanes
+            .iter()
+            .map(|(e, lane)| (e.clone(), lane.len()))
+            .collect()
+    }
+
+    /// The deliveries queued, of one endpoint or of all.
+    pub fn ids(&self, endpoint: Option<&str>) -> Vec<DeliveryId> {
+        let lanes = self.lanes();
+        lanes
+            .iter()
+            .filter(|(e, _)| endpoint.is_none_or(|want| want == e.as_str()))
+            .flat_map(|(_, lane)| lane.iter().map(|(_, id)| *id))
+            .collect()
+    }
+
     /// Every entry, endpoint by endpoint (for tests).
     #[cfg(test)]
     pub fn entries(&self) -> Vec<(String, Millis, DeliveryId)> {

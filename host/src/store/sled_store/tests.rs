@@ -805,6 +805,8 @@ async fn records_from_before_the_combined_layout_are_read_moved_and_purged() {
         store.flush().await.unwrap();
     }
     let store = reopen(dir.path());
+    // The pending delivery's `by_status` entry is dropped: the queue lists it.
+    assert!(store.trees.by_status.is_empty());
     assert_eq!(store.event(e.id).unwrap(), Some(e.clone()));
     assert_eq!(
         store.payload(e.id).unwrap().as_deref(),
@@ -884,4 +886,67 @@ async fn ingest_and_finish_write_whole_records_only() {
     for tree in [&t.payloads, &t.by_event, &t.requests] {
         assert!(tree.is_empty(), "{:?} not written", tree.name());
     }
+}
+
+/// Pending deliveries are listed from the queue (not `by_status`): newest
+/// first, by endpoint, page by page, and gone from the list once finished.
+#[tokio::test]
+async fn pending_deliveries_are_listed_newest_first_by_endpoint_and_page() {
+    let (_dir, store) = open();
+    for i in 0..5u64 {
+        ingest(
+            &store,
+            &event("s", &format!("m{i}"), 1_000 + i),
+            &["a", "b"],
+        )
+        .await;
+    }
+    let pending_of = |endpoint: Option<&str>| {
+        let mut ids = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store
+                .deliveries(&DeliveryFilter {
+                    endpoint: endpoint.map(str::to_string),
+                    status: Some(DeliveryStatus::Pending),
+                    cursor,
+                    limit: 2,
+                    ..Default::default()
+                })
+                .unwrap();
+            assert!(page.items.len() <= 2);
+            for d in &page.items {
+                assert_eq!(d.status, DeliveryStatus::Pending);
+                assert!(endpoint.is_none_or(|e| e == d.endpoint));
+                ids.push(d.id);
+            }
+            match page.next_cursor {
+                Some(c) => cursor = c.parse().ok(),
+                None => return ids,
+            }
+        }
+    };
+    let of_a = pending_of(Some("a"));
+    assert_eq!(of_a.len(), 5);
+    assert!(of_a.is_sorted_by(|x, y| x > y), "newest first: {of_a:?}");
+    assert_eq!(pending_of(None).len(), 10);
+
+    let done = of_a[2];
+    store
+        .finish(done, None, None, Next::Delivered, 2_000)
+        .await
+        .unwrap();
+    let of_a = pending_of(Some("a"));
+    assert_eq!(of_a.len(), 4);
+    assert!(!of_a.contains(&done));
+    let delivered = store
+        .deliveries(&DeliveryFilter {
+            status: Some(DeliveryStatus::Delivered),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(delivered.items.len(), 1);
+    // by_status lists only what is no longer pending.
+    assert_eq!(store.trees.by_status.len(), 1);
 }
