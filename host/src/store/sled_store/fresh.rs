@@ -21,7 +21,9 @@ use crate::store::{Delivery, DeliveryId, Event, Work, WorkInput};
 /// About what the entries may hold, payloads included.
 const CAPACITY_BYTES: usize = 1 << 20;
 
-/// What an entry is counted as besides its payload.
+/// What an entry is counted as besides its payload: the delivery, the
+/// event, and the rest of the stored record, which the payload's buffer
+/// (a slice of it) keeps alive.
 const ENTRY_BYTES: usize = 1024;
 
 /// What an entry with this payload is counted as.
