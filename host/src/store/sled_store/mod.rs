@@ -3,7 +3,8 @@
 //! and its indexes change together (sled makes those atomic across crashes).
 //! Ingests and finished attempts, the hot path, go through `writer`, which
 //! applies all of them queued at once in one transaction. The dispatchers
-//! read the queue from a copy in memory (`queue`), not from sled.
+//! read the queue from a copy in memory (`queue`), not from sled; the
+//! pending deliveries are counted at open and listed from that copy too.
 //!
 //! Trees and keys (ids are 16-byte ULIDs, so keys sort by time):
 //! - `events`     event id → `Event`, the deliveries made at ingest, and the
@@ -11,14 +12,16 @@
 //! - `webhooks`   source 0 webhook-id → event id + received ms (dedupe, lookup)
 //! - `deliveries` delivery id → `Delivery` and its transformed request (`record`)
 //! - `by_event`   event id + endpoint → delivery id, for deliveries added
-//!   after ingest (one per pair, by construction)
+//!   after ingest and those of events stored before `record`'s layout (one
+//!   per pair, by construction)
 //! - `by_status`  status tag + delivery id → endpoint, for deliveries that
 //!   are no longer pending (the pending ones are the `queue`)
 //! - `queue`      endpoint 0 due ms + delivery id → () for pending deliveries
 //! - `attempts`   delivery id + attempt number → `Attempt` (JSON)
 //! - `endpoints`  endpoint → `EndpointState` (JSON)
 //! - `payloads`, `requests`: what records from before `record`'s layout keep
-//!   apart (they are read, never written, and emptied by retention)
+//!   apart (read; never written to, only removed from by replays and
+//!   retention)
 
 use std::path::Path;
 use std::sync::Arc;
@@ -318,6 +321,37 @@ impl SledStore {
         }
         Ok(ids)
     }
+
+    /// An event and its payload, from one read of its record (or, for a
+    /// record from before `record`'s layout, with the payload apart).
+    fn event_and_payload(&self, id: EventId) -> Result<Option<(Event, Vec<u8>)>> {
+        let Some(bytes) = self.trees.events.get(id.bytes())? else {
+            return Ok(None);
+        };
+        let record = record::decode_event(&bytes)?;
+        let event = decode(record.event_json, "event")?;
+        let payload = match record.payload {
+            Some(payload) => payload.to_vec(),
+            None => match self.trees.payloads.get(id.bytes())? {
+                Some(payload) => payload.to_vec(),
+                None => return Ok(None),
+            },
+        };
+        Ok(Some((event, payload)))
+    }
+
+    /// Delivery `id`'s request: the one its record holds, else (a record
+    /// from before `record`'s layout) the one in `requests`.
+    fn stored_request(
+        &self,
+        id: DeliveryId,
+        in_record: Option<&[u8]>,
+    ) -> Result<Option<ValidRequest>> {
+        match in_record {
+            Some(request) => decode(request, "request").map(Some),
+            None => Self::load(&self.trees.requests, &id.bytes(), "request"),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -340,11 +374,11 @@ impl Store for SledStore {
         // The record is a copy of the payload, not the request's `Bytes`:
         // those may share hyper's read buffer, which `Fresh` would then
         // keep alive.
-        let record = Bytes::from(record::encode_event(
-            &encode(&event)?,
-            deliveries.iter().map(|d| (d.id, d.endpoint.as_str())),
-            payload,
-        )?);
+        let ids: Vec<(DeliveryId, &str)> = deliveries
+            .iter()
+            .map(|d| (d.id, d.endpoint.as_str()))
+            .collect();
+        let record = Bytes::from(record::encode_event(&encode(&event)?, &ids, payload)?);
         let job = writer::IngestJob {
             webhook_key: webhook_key(&event.source, &event.webhook_id),
             event_id,
@@ -383,6 +417,10 @@ impl Store for SledStore {
         }
     }
 
+    fn payload(&self, id: EventId) -> Result<Option<Vec<u8>>> {
+        Ok(self.event_and_payload(id)?.map(|(_, payload)| payload))
+    }
+
     fn event_by_webhook_id(&self, source: &str, webhook_id: &str) -> Result<Option<EventId>> {
         Ok(self
             .trees
@@ -390,16 +428,6 @@ impl Store for SledStore {
             .get(webhook_key(source, webhook_id))?
             .and_then(|v| decode_webhook_value(&v))
             .map(|(id, _)| id))
-    }
-
-    fn payload(&self, id: EventId) -> Result<Option<Vec<u8>>> {
-        let Some(bytes) = self.trees.events.get(id.bytes())? else {
-            return Ok(None);
-        };
-        match record::decode_event(&bytes)?.payload {
-            Some(payload) => Ok(Some(payload.to_vec())),
-            None => Ok(self.trees.payloads.get(id.bytes())?.map(|v| v.to_vec())),
-        }
     }
 
     fn events(&self, filter: &EventFilter) -> Result<Page<Event>> {
@@ -474,16 +502,26 @@ impl Store for SledStore {
         };
         match filter.status {
             Some(DeliveryStatus::Pending) => {
-                let mut ids = self.queue.ids(filter.endpoint.as_deref());
-                ids.retain(|id| (lo..hi).contains(&id.bytes()));
-                ids.sort_unstable_by(|a, b| b.cmp(a));
-                for id in ids {
-                    let Some(d) = self.delivery(id)? else {
-                        continue;
-                    };
-                    if !push(d) {
+                // From the queue, a page at a time (one more than `limit`
+                // tells whether there is a next page); a delivery that moved
+                // on since it was listed there is passed over.
+                let (from, mut below) = (DeliveryId::from_bytes(&lo), DeliveryId::from_bytes(&hi));
+                'pages: while let (Some(from), Some(upper)) = (from, below) {
+                    let page =
+                        self.queue
+                            .newest(filter.endpoint.as_deref(), from, upper, limit + 1);
+                    for &id in &page {
+                        let Some(d) = self.delivery(id)? else {
+                            continue;
+                        };
+                        if d.status == DeliveryStatus::Pending && !push(d) {
+                            break 'pages;
+                        }
+                    }
+                    if page.len() <= limit {
                         break;
                     }
+                    below = page.last().copied();
                 }
             }
             Some(status) => {
@@ -525,36 +563,31 @@ impl Store for SledStore {
     }
 
     fn request(&self, id: DeliveryId) -> Result<Option<ValidRequest>> {
-        if let Some(bytes) = self.trees.deliveries.get(id.bytes())?
-            && let Some(request) = record::decode_delivery(&bytes)?.request
-        {
-            return decode(request, "request").map(Some);
+        match self.trees.deliveries.get(id.bytes())? {
+            Some(bytes) => self.stored_request(id, record::decode_delivery(&bytes)?.request),
+            None => Ok(None),
         }
-        Self::load(&self.trees.requests, &id.bytes(), "request")
     }
 
     fn work(&self, id: DeliveryId) -> Result<Option<Work>> {
         if let Some(work) = self.fresh.take(id) {
             return Ok(Some(work));
         }
-        let delivery = self.delivery(id)?;
-        let Some(delivery) = delivery.filter(|d| d.status == DeliveryStatus::Pending) else {
+        let bytes = self.trees.deliveries.get(id.bytes())?;
+        let read = bytes.as_deref().map(read_delivery).transpose()?;
+        let Some((delivery, request)) = read.filter(|(d, _)| d.status == DeliveryStatus::Pending)
+        else {
             // The dispatchers only ask for what the in-memory queue lists:
             // if sled no longer has it queued, drop it there too rather
             // than be handed it again and again.
             self.queue.resync(id, &self.trees.queue)?;
             return Ok(None);
         };
-        let input = match self.request(id)? {
+        let input = match self.stored_request(id, request)? {
             Some(request) => WorkInput::Request(request),
-            None => match (
-                self.event(delivery.event_id)?,
-                self.payload(delivery.event_id)?,
-            ) {
-                (Some(event), Some(payload)) => {
-                    WorkInput::Event(Arc::new(event), Bytes::from(payload))
-                }
-                _ => WorkInput::EventGone,
+            None => match self.event_and_payload(delivery.event_id)? {
+                Some((event, payload)) => WorkInput::Event(Arc::new(event), Bytes::from(payload)),
+                None => WorkInput::EventGone,
             },
         };
         Ok(Some(Work { delivery, input }))

@@ -10,6 +10,10 @@
 //! copy is loaded from it at open and changed right after every commit that
 //! changes it. Commits that change it hold `order` from the transaction to
 //! that update, so the copy sees them in commit order.
+//!
+//! It is also the list of pending deliveries (the `by_status` index leaves
+//! them out): each lane keeps its ids in id order too, so a page of them,
+//! newest first, is read without going through the whole backlog.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -26,10 +30,30 @@ pub(super) fn due_at(d: &Delivery) -> Option<Millis> {
     }
 }
 
+/// One endpoint's pending deliveries.
+#[derive(Default)]
+struct Lane {
+    by_due: BTreeSet<(Millis, DeliveryId)>,
+    by_id: BTreeSet<DeliveryId>,
+}
+
+impl Lane {
+    fn insert(&mut self, due: Millis, id: DeliveryId) {
+        self.by_due.insert((due, id));
+        self.by_id.insert(id);
+    }
+
+    fn remove(&mut self, due: Millis, id: DeliveryId) {
+        if self.by_due.remove(&(due, id)) {
+            self.by_id.remove(&id);
+        }
+    }
+}
+
 #[derive(Default)]
 pub(super) struct QueueIndex {
     order: Mutex<()>,
-    lanes: Mutex<HashMap<String, BTreeSet<(Millis, DeliveryId)>>>,
+    lanes: Mutex<HashMap<String, Lane>>,
     /// Run once, at the start of the next `moved`: lets a test hold a
     /// writer between its commit and its update of the copy.
     #[cfg(test)]
@@ -51,7 +75,7 @@ impl QueueIndex {
                 let Some((endpoint, due, id)) = entry else {
                     return Err(StoreError::Corrupt(format!("queue key {key:?}")));
                 };
-                lanes.entry(endpoint).or_default().insert((due, id));
+                lanes.entry(endpoint).or_default().insert(due, id);
             }
         }
         Ok(index)
@@ -63,7 +87,7 @@ impl QueueIndex {
         self.order.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn lanes(&self) -> MutexGuard<'_, HashMap<String, BTreeSet<(Millis, DeliveryId)>>> {
+    fn lanes(&self) -> MutexGuard<'_, HashMap<String, Lane>> {
         self.lanes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -86,15 +110,15 @@ impl QueueIndex {
             && let Some(due) = due_at(old)
             && let Some(lane) = lanes.get_mut(&old.endpoint)
         {
-            lane.remove(&(due, old.id));
+            lane.remove(due, old.id);
         }
         if let Some(due) = due_at(new) {
             match lanes.get_mut(&new.endpoint) {
-                Some(lane) => {
-                    lane.insert((due, new.id));
-                }
+                Some(lane) => lane.insert(due, new.id),
                 None => {
-                    lanes.insert(new.endpoint.clone(), BTreeSet::from([(due, new.id)]));
+                    let mut lane = Lane::default();
+                    lane.insert(due, new.id);
+                    lanes.insert(new.endpoint.clone(), lane);
                 }
             }
         }
@@ -108,6 +132,7 @@ impl QueueIndex {
         let mut lanes = self.lanes();
         for (endpoint, lane) in lanes.iter_mut() {
             let stale: Vec<(Millis, DeliveryId)> = lane
+                .by_due
                 .iter()
                 .filter(|(_, entry)| *entry == id)
                 .copied()
@@ -115,7 +140,7 @@ impl QueueIndex {
             for (due, entry) in stale {
                 if !tree.contains_key(super::queue_key(endpoint, due, entry))? {
                     tracing::warn!(delivery = %id, endpoint, "dropped a queue entry sled does not hold");
-                    lane.remove(&(due, entry));
+                    lane.remove(due, entry);
                 }
             }
         }
@@ -130,7 +155,11 @@ impl QueueIndex {
         busy: &dyn Fn(DeliveryId) -> bool,
     ) -> Option<Due> {
         let lanes = self.lanes();
-        let (due, id) = lanes.get(endpoint)?.iter().find(|(_, id)| !busy(*id))?;
+        let (due, id) = lanes
+            .get(endpoint)?
+            .by_due
+            .iter()
+            .find(|(_, id)| !busy(*id))?;
         Some(if *due <= now {
             Due::Now(*id)
         } else {
@@ -140,7 +169,10 @@ impl QueueIndex {
 
     pub fn due_count(&self, endpoint: &str, now: Millis) -> u64 {
         self.lanes().get(endpoint).map_or(0, |lane| {
-            lane.iter().take_while(|(due, _)| *due <= now).count() as u64
+            lane.by_due
+                .iter()
+                .take_while(|(due, _)| *due <= now)
+                .count() as u64
         })
     }
 
@@ -149,18 +181,34 @@ impl QueueIndex {
         let lanes = self.lanes();
         lanes
             .iter()
-            .map(|(e, lane)| (e.clone(), lane.len()))
+            .map(|(e, lane)| (e.clone(), lane.by_id.len()))
             .collect()
     }
 
-    /// The deliveries queued, of one endpoint or of all.
-    pub fn ids(&self, endpoint: Option<&str>) -> Vec<DeliveryId> {
+    /// Up to `limit` queued deliveries in `from..below`, newest first, of
+    /// one endpoint or of all: a page's worth from each lane, not the
+    /// whole backlog, under the lock the dispatchers and commits share.
+    pub fn newest(
+        &self,
+        endpoint: Option<&str>,
+        from: DeliveryId,
+        below: DeliveryId,
+        limit: usize,
+    ) -> Vec<DeliveryId> {
+        if from >= below {
+            return Vec::new();
+        }
         let lanes = self.lanes();
-        lanes
+        let mut ids: Vec<DeliveryId> = lanes
             .iter()
             .filter(|(e, _)| endpoint.is_none_or(|want| want == e.as_str()))
-            .flat_map(|(_, lane)| lane.iter().map(|(_, id)| *id))
-            .collect()
+            .flat_map(|(_, lane)| lane.by_id.range(from..below).rev().take(limit))
+            .copied()
+            .collect();
+        drop(lanes);
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids.truncate(limit);
+        ids
     }
 
     /// Every entry, endpoint by endpoint (for tests).
@@ -169,7 +217,11 @@ impl QueueIndex {
         let lanes = self.lanes();
         let mut all: Vec<_> = lanes
             .iter()
-            .flat_map(|(e, lane)| lane.iter().map(move |(due, id)| (e.clone(), *due, *id)))
+            .flat_map(|(e, lane)| {
+                lane.by_due
+                    .iter()
+                    .map(move |(due, id)| (e.clone(), *due, *id))
+            })
             .collect();
         all.sort();
         all

@@ -822,17 +822,50 @@ async fn records_from_before_the_combined_layout_are_read_moved_and_purged() {
     let work = store.work(d.id).unwrap().unwrap();
     assert!(matches!(work.input, WorkInput::Request(r) if r == request));
 
-    // Moved on in the new layout, the old request is still found; a replay
-    // drops it.
+    // Moved on in the new layout, the old request is still found; a new
+    // one made for it hides the old; a replay drops both.
+    let retry = Next::Retry {
+        at: 6_500,
+        reason: "HTTP 500".into(),
+    };
+    store.finish(d.id, None, None, retry, 6_000).await.unwrap();
+    assert_eq!(store.request(d.id).unwrap(), Some(request.clone()));
+    let remade = ValidRequest {
+        body: b"{\"x\":2}".to_vec(),
+        ..request.clone()
+    };
+    let made = NewRequest {
+        request: &remade,
+        transformed_by: "loops@0.2.0",
+        made_for: 6_000,
+    };
+    let dead = Next::Dead {
+        reason: "HTTP 400".into(),
+    };
     store
-        .finish(d.id, None, None, Next::Delivered, 6_000)
+        .finish(d.id, Some(made), None, dead, 6_600)
         .await
         .unwrap();
-    assert_eq!(store.request(d.id).unwrap(), Some(request.clone()));
+    assert_eq!(store.request(d.id).unwrap(), Some(remade));
     store.requeue(d.id, true, 7_000).unwrap();
     assert_eq!(store.request(d.id).unwrap(), None);
     store
         .finish(d.id, None, None, Next::Delivered, 8_000)
+        .await
+        .unwrap();
+
+    // A delivery added to the old event for another endpoint is listed
+    // beside the old one.
+    let added = store.add_delivery(e.id, "b", 8_000).unwrap().unwrap();
+    let of_event: Vec<DeliveryId> = store
+        .deliveries_of(e.id)
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(of_event, vec![d.id, added]);
+    store
+        .finish(added, None, None, Next::Delivered, 8_100)
         .await
         .unwrap();
 
@@ -841,7 +874,7 @@ async fn records_from_before_the_combined_layout_are_read_moved_and_purged() {
         dead: Duration::from_secs(1),
     };
     let (purged, _) = store.purge(1 << 40, policy, None, 10).unwrap();
-    assert_eq!((purged.events, purged.deliveries), (1, 1));
+    assert_eq!((purged.events, purged.deliveries), (1, 2));
     let t = &store.trees;
     for tree in [
         &t.events,
@@ -892,7 +925,7 @@ async fn ingest_and_finish_write_whole_records_only() {
 /// first, by endpoint, page by page, and gone from the list once finished.
 #[tokio::test]
 async fn pending_deliveries_are_listed_newest_first_by_endpoint_and_page() {
-    let (_dir, store) = open();
+    let (dir, store) = open();
     for i in 0..5u64 {
         ingest(
             &store,
@@ -901,7 +934,7 @@ async fn pending_deliveries_are_listed_newest_first_by_endpoint_and_page() {
         )
         .await;
     }
-    let pending_of = |endpoint: Option<&str>| {
+    fn pending_of(store: &SledStore, endpoint: Option<&str>) -> Vec<DeliveryId> {
         let mut ids = Vec::new();
         let mut cursor = None;
         loop {
@@ -925,18 +958,18 @@ async fn pending_deliveries_are_listed_newest_first_by_endpoint_and_page() {
                 None => return ids,
             }
         }
-    };
-    let of_a = pending_of(Some("a"));
+    }
+    let of_a = pending_of(&store, Some("a"));
     assert_eq!(of_a.len(), 5);
     assert!(of_a.is_sorted_by(|x, y| x > y), "newest first: {of_a:?}");
-    assert_eq!(pending_of(None).len(), 10);
+    assert_eq!(pending_of(&store, None).len(), 10);
 
     let done = of_a[2];
     store
         .finish(done, None, None, Next::Delivered, 2_000)
         .await
         .unwrap();
-    let of_a = pending_of(Some("a"));
+    let of_a = pending_of(&store, Some("a"));
     assert_eq!(of_a.len(), 4);
     assert!(!of_a.contains(&done));
     let delivered = store
@@ -949,4 +982,27 @@ async fn pending_deliveries_are_listed_newest_first_by_endpoint_and_page() {
     assert_eq!(delivered.items.len(), 1);
     // by_status lists only what is no longer pending.
     assert_eq!(store.trees.by_status.len(), 1);
+    // A window of creation times: ids are ULIDs of the clock at ingest.
+    let window = |since, until| {
+        store
+            .deliveries(&DeliveryFilter {
+                status: Some(DeliveryStatus::Pending),
+                since,
+                until,
+                limit: 100,
+                ..Default::default()
+            })
+            .unwrap()
+            .items
+            .len()
+    };
+    let newest = pending_of(&store, None)[0].ms();
+    assert_eq!(window(Some(newest + 1), None), 0);
+    assert_eq!(window(None, Some(newest)), 9);
+
+    // The list is rebuilt from sled on open.
+    drop(store);
+    let store = reopen(dir.path());
+    assert_eq!(pending_of(&store, None).len(), 9);
+    assert_eq!(store.counts("a").pending, 4);
 }

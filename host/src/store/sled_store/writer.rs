@@ -91,6 +91,10 @@ enum Job {
 }
 
 impl Job {
+    /// What the job adds to a batch. A retry's finish rewrites the request
+    /// its delivery's record already holds, which is read only inside the
+    /// transaction and not counted here: retries are few beside first
+    /// attempts, and the batch is capped in jobs as well.
     fn bytes(&self) -> usize {
         match self {
             Job::Ingest(job, _) => job.record.len(),
