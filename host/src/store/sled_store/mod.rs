@@ -10,17 +10,19 @@
 //! - `events`     event id → `Event`, the deliveries made at ingest, and the
 //!   body exactly as received (`record`)
 //! - `webhooks`   source 0 webhook-id → event id + received ms (dedupe, lookup)
-//! - `deliveries` delivery id → `Delivery` and its transformed request (`record`)
+//! - `deliveries` delivery id → `Delivery`, its latest attempt and its
+//!   transformed request (`record`)
 //! - `by_event`   event id + endpoint → delivery id, for deliveries added
 //!   after ingest and those of events stored before `record`'s layout (one
 //!   per pair, by construction)
 //! - `by_status`  status tag + delivery id → endpoint, for deliveries that
 //!   are no longer pending (the pending ones are the `queue`)
 //! - `queue`      endpoint 0 due ms + delivery id → () for pending deliveries
-//! - `attempts`   delivery id + attempt number → `Attempt` (JSON)
+//! - `attempts`   delivery id + attempt number → `Attempt` (JSON), but for
+//!   the latest, which the delivery's record holds
 //! - `endpoints`  endpoint → `EndpointState` (JSON)
 //! - `payloads`, `requests`: what records from before `record`'s layout keep
-//!   apart (read; never written to, only removed from by replays and
+//!   apart (as they do all their attempts) (read; never written to, only removed from by replays and
 //!   retention)
 
 use std::path::Path;
@@ -244,15 +246,15 @@ fn tx_encode<T: Serialize>(value: &T) -> TxResult<Vec<u8>> {
     encode(value).or_else(abort)
 }
 
-/// Writes a delivery's record (with its request, if it has one) and indexes
-/// for a move from `old` (None: new) to `new`, inside a transaction.
+/// Writes a delivery's record (with what it holds: see `record`) and
+/// indexes for a move from `old` (None: new) to `new`, inside a transaction.
 fn write_delivery(
     deliveries: &TransactionalTree,
     by_status: &TransactionalTree,
     queue: &TransactionalTree,
     old: Option<&Delivery>,
     new: &Delivery,
-    request: Option<&[u8]>,
+    held: record::Held<'_>,
 ) -> TxResult<()> {
     // (Pending deliveries are listed by the queue alone.)
     if let Some(old) = old {
@@ -269,18 +271,18 @@ fn write_delivery(
     if let Some(due) = due_at(new) {
         queue.insert(queue_key(&new.endpoint, due, new.id), &[][..])?;
     }
-    let record = record::encode_delivery(&tx_encode(new)?, request).or_else(abort)?;
+    let record = record::encode_delivery(&tx_encode(new)?, held).or_else(abort)?;
     deliveries.insert(&new.id.bytes()[..], record)?;
     Ok(())
 }
 
-/// A stored delivery and the request its record holds (see `record`).
-fn read_delivery(bytes: &[u8]) -> Result<(Delivery, Option<&[u8]>)> {
+/// A stored delivery and what its record holds besides (see `record`).
+fn read_delivery(bytes: &[u8]) -> Result<(Delivery, record::Held<'_>)> {
     let record = record::decode_delivery(bytes)?;
-    Ok((decode(record.delivery_json, "delivery")?, record.request))
+    Ok((decode(record.delivery_json, "delivery")?, record.held))
 }
 
-fn tx_read_delivery(bytes: &[u8]) -> TxResult<(Delivery, Option<&[u8]>)> {
+fn tx_read_delivery(bytes: &[u8]) -> TxResult<(Delivery, record::Held<'_>)> {
     read_delivery(bytes).or_else(abort)
 }
 
@@ -564,7 +566,7 @@ impl Store for SledStore {
 
     fn request(&self, id: DeliveryId) -> Result<Option<ValidRequest>> {
         match self.trees.deliveries.get(id.bytes())? {
-            Some(bytes) => self.stored_request(id, record::decode_delivery(&bytes)?.request),
+            Some(bytes) => self.stored_request(id, record::decode_delivery(&bytes)?.held.request),
             None => Ok(None),
         }
     }
@@ -575,7 +577,7 @@ impl Store for SledStore {
         }
         let bytes = self.trees.deliveries.get(id.bytes())?;
         let read = bytes.as_deref().map(read_delivery).transpose()?;
-        let Some((delivery, request)) = read.filter(|(d, _)| d.status == DeliveryStatus::Pending)
+        let Some((delivery, held)) = read.filter(|(d, _)| d.status == DeliveryStatus::Pending)
         else {
             // The dispatchers only ask for what the in-memory queue lists:
             // if sled no longer has it queued, drop it there too rather
@@ -583,7 +585,7 @@ impl Store for SledStore {
             self.queue.resync(id, &self.trees.queue)?;
             return Ok(None);
         };
-        let input = match self.stored_request(id, request)? {
+        let input = match self.stored_request(id, held.request)? {
             Some(request) => WorkInput::Request(request),
             None => match self.event_and_payload(delivery.event_id)? {
                 Some((event, payload)) => WorkInput::Event(Arc::new(event), Bytes::from(payload)),
@@ -594,11 +596,27 @@ impl Store for SledStore {
     }
 
     fn attempts(&self, id: DeliveryId) -> Result<Vec<Attempt>> {
-        self.trees
+        // The record first: should a finish move the attempt it holds to
+        // `attempts` meanwhile, that one is read twice rather than missed.
+        let latest: Option<Attempt> = match self.trees.deliveries.get(id.bytes())? {
+            Some(bytes) => match record::decode_delivery(&bytes)?.held.attempt {
+                Some(attempt) => Some(decode(attempt, "attempt")?),
+                None => None,
+            },
+            None => None,
+        };
+        let mut all: Vec<Attempt> = self
+            .trees
             .attempts
             .scan_prefix(id.bytes())
             .map(|item| decode(&item?.1, "attempt"))
-            .collect()
+            .collect::<Result<_>>()?;
+        if let Some(latest) = latest {
+            all.retain(|a| a.n != latest.n);
+            all.push(latest);
+            all.sort_by_key(|a| a.n);
+        }
+        Ok(all)
     }
 
     fn counts(&self, endpoint: &str) -> Counts {
@@ -631,11 +649,7 @@ impl Store for SledStore {
             None => None,
         };
         let attempt = match attempt {
-            Some(a) => {
-                let bytes = encode(&a)?;
-                let key = attempt_key(id, a.n);
-                Some((a, bytes, key))
-            }
+            Some(a) => Some((encode(&a)?, a)),
             None => None,
         };
         let job = writer::FinishJob {
@@ -662,7 +676,7 @@ impl Store for SledStore {
                 let Some(bytes) = deliveries.get(id.bytes())? else {
                     return abort(StoreError::NotFound(id.to_string()));
                 };
-                let (old, mut request) = tx_read_delivery(&bytes)?;
+                let (old, mut held) = tx_read_delivery(&bytes)?;
                 let mut new = old.clone();
                 new.status = DeliveryStatus::Pending;
                 new.next_attempt_at = Some(now);
@@ -671,10 +685,10 @@ impl Store for SledStore {
                 if replay {
                     // (A record from before `record`'s layout keeps it apart.)
                     requests.remove(&id.bytes()[..])?;
-                    request = None;
+                    held.request = None;
                     new.transformed_by = None;
                 }
-                write_delivery(deliveries, by_status, queue, Some(&old), &new, request)?;
+                write_delivery(deliveries, by_status, queue, Some(&old), &new, held)?;
                 Ok((old, new))
             })
             .map_err(|e| self.tx_failed(e))?;
@@ -713,7 +727,7 @@ impl Store for SledStore {
                     return Ok(false);
                 }
                 by_event.insert(key, &d.id.bytes()[..])?;
-                write_delivery(deliveries, by_status, queue, None, &d, None)?;
+                write_delivery(deliveries, by_status, queue, None, &d, Default::default())?;
                 Ok(true)
             })
             .map_err(|e| self.tx_failed(e))?;

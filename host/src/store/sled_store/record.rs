@@ -1,23 +1,27 @@
 //! The byte layout of the two records the hot path writes whole: an event
 //! with its payload and the deliveries made at ingest, and a delivery with
-//! the request its transform made.
+//! its latest attempt and the request its transform made.
 //!
 //! Why whole: under load each sled insert costs the server far more than
 //! its bytes (node copies, log reservations, page-cache bookkeeping); an
 //! event used to take an insert in each of `events`, `payloads` and
-//! `by_event`, and a delivered delivery one in `requests` besides its own.
-//! Folding them in took about a tenth off the server's CPU per event
-//! (`hookwasm bench`, interleaved runs against the layout before).
+//! `by_event`, and a delivered delivery one in `requests` and one in
+//! `attempts` besides its own. Folding them in took about a tenth off the
+//! server's CPU per event (`hookwasm bench`, interleaved runs against the
+//! layout before). Earlier attempts of a delivery, when it has several,
+//! are in `attempts`: the record holds the latest only.
 //!
 //! Layouts (integers big-endian):
 //! - event:    1 · u32 n · n bytes of `Event` JSON · u16 k ·
 //!   k × (16-byte delivery id · u16 m · m bytes of endpoint id) · payload
-//! - delivery: 1 · u32 n · n bytes of `Delivery` JSON · the request's JSON,
-//!   or nothing when it has none yet
+//! - delivery: 1 · u32 n · n bytes of `Delivery` JSON · u32 m · m bytes of
+//!   the latest `Attempt`'s JSON (none: m = 0) · the request's JSON (none:
+//!   nothing)
 //!
 //! Records written before this layout are plain JSON (their first byte is
-//! `{`); their payload, deliveries and request are in the `payloads`,
-//! `by_event` and `requests` trees, which are read for them still.
+//! `{`); their payload, deliveries, attempts and request are in the
+//! `payloads`, `by_event`, `attempts` and `requests` trees, which are read
+//! for them still.
 
 use crate::store::{DeliveryId, Result, StoreError};
 
@@ -36,8 +40,15 @@ pub(super) struct EventRecord<'a> {
 /// A delivery record, borrowed from the stored bytes.
 pub(super) struct DeliveryRecord<'a> {
     pub delivery_json: &'a [u8],
-    /// `None` when the record holds none; one from before this layout
-    /// may have it in `requests`.
+    pub held: Held<'a>,
+}
+
+/// What a delivery's record holds besides the delivery, as JSON. `None`
+/// when it holds none: a record from before this layout keeps its request
+/// in `requests` and its attempts in `attempts`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(super) struct Held<'a> {
+    pub attempt: Option<&'a [u8]>,
     pub request: Option<&'a [u8]>,
 }
 
@@ -98,12 +109,16 @@ pub(super) fn decode_event(bytes: &[u8]) -> Result<EventRecord<'_>> {
     })
 }
 
-pub(super) fn encode_delivery(delivery_json: &[u8], request: Option<&[u8]>) -> Result<Vec<u8>> {
-    let request = request.unwrap_or_default();
-    let mut out = Vec::with_capacity(1 + 4 + delivery_json.len() + request.len());
+pub(super) fn encode_delivery(delivery_json: &[u8], held: Held<'_>) -> Result<Vec<u8>> {
+    let attempt = held.attempt.unwrap_or_default();
+    let request = held.request.unwrap_or_default();
+    let mut out =
+        Vec::with_capacity(1 + 4 + delivery_json.len() + 4 + attempt.len() + request.len());
     out.push(LAYOUT);
     put_len32(&mut out, delivery_json.len())?;
     out.extend_from_slice(delivery_json);
+    put_len32(&mut out, attempt.len())?;
+    out.extend_from_slice(attempt);
     out.extend_from_slice(request);
     Ok(out)
 }
@@ -112,16 +127,21 @@ pub(super) fn decode_delivery(bytes: &[u8]) -> Result<DeliveryRecord<'_>> {
     if bytes.first() != Some(&LAYOUT) {
         return Ok(DeliveryRecord {
             delivery_json: bytes,
-            request: None,
+            held: Held::default(),
         });
     }
     let corrupt = || StoreError::Corrupt("delivery record: truncated".into());
     let mut r = Reader(&bytes[1..]);
     let n = r.u32().ok_or_else(corrupt)?;
     let delivery_json = r.take(n).ok_or_else(corrupt)?;
+    let m = r.u32().ok_or_else(corrupt)?;
+    let attempt = r.take(m).ok_or_else(corrupt)?;
     Ok(DeliveryRecord {
         delivery_json,
-        request: (!r.0.is_empty()).then_some(r.0),
+        held: Held {
+            attempt: (!attempt.is_empty()).then_some(attempt),
+            request: (!r.0.is_empty()).then_some(r.0),
+        },
     })
 }
 
@@ -176,13 +196,27 @@ mod tests {
     }
 
     #[test]
-    fn a_delivery_record_keeps_its_request_or_its_absence() {
-        let with = encode_delivery(b"{\"d\":1}", Some(b"{\"url\":\"u\"}")).unwrap();
-        let record = decode_delivery(&with).unwrap();
-        assert_eq!(record.delivery_json, b"{\"d\":1}");
-        assert_eq!(record.request, Some(&b"{\"url\":\"u\"}"[..]));
-        let without = encode_delivery(b"{\"d\":1}", None).unwrap();
-        assert_eq!(decode_delivery(&without).unwrap().request, None);
+    fn a_delivery_record_keeps_what_it_holds_or_its_absence() {
+        for held in [
+            Held::default(),
+            Held {
+                attempt: Some(b"{\"n\":1}"),
+                request: None,
+            },
+            Held {
+                attempt: None,
+                request: Some(b"{\"url\":\"u\"}"),
+            },
+            Held {
+                attempt: Some(b"{\"n\":1}"),
+                request: Some(b"{\"url\":\"u\"}"),
+            },
+        ] {
+            let bytes = encode_delivery(b"{\"d\":1}", held).unwrap();
+            let record = decode_delivery(&bytes).unwrap();
+            assert_eq!(record.delivery_json, b"{\"d\":1}");
+            assert_eq!(record.held, held);
+        }
     }
 
     #[test]
@@ -192,7 +226,7 @@ mod tests {
         assert!(event.deliveries.is_empty() && event.payload.is_none());
         let delivery = decode_delivery(br#"{"d":1}"#).unwrap();
         assert_eq!(delivery.delivery_json, br#"{"d":1}"#);
-        assert!(delivery.request.is_none());
+        assert_eq!(delivery.held, Held::default());
     }
 
     #[test]
@@ -202,7 +236,7 @@ mod tests {
         for cut in 1..bytes.len() - 1 {
             assert!(decode_event(&bytes[..cut]).is_err(), "cut at {cut}");
         }
-        let delivery = encode_delivery(b"{}", None).unwrap();
+        let delivery = encode_delivery(b"{}", Held::default()).unwrap();
         for cut in 1..delivery.len() {
             assert!(decode_delivery(&delivery[..cut]).is_err(), "cut at {cut}");
         }

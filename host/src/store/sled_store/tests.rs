@@ -262,7 +262,10 @@ async fn finish_moves_state_records_attempts_and_keeps_indexes_in_step() {
             ..Counts::default()
         }
     );
-    assert_eq!(store.attempts(id).unwrap().len(), 2);
+    let numbers: Vec<u32> = store.attempts(id).unwrap().iter().map(|a| a.n).collect();
+    assert_eq!(numbers, [1, 2]);
+    // The record holds the latest; the one before moved to `attempts`.
+    assert_eq!(store.trees.attempts.len(), 1);
 
     let dead = store
         .deliveries(&DeliveryFilter {
@@ -777,6 +780,14 @@ async fn records_from_before_the_combined_layout_are_read_moved_and_purged() {
         headers: vec![],
         body: b"{\"x\":1}".to_vec(),
     };
+    let attempt = |n| Attempt {
+        n,
+        at: 1_000 * n as u64,
+        duration_ms: 3,
+        status: Some(500),
+        response: None,
+        error: None,
+    };
     {
         let store = SledStore::open(dir.path(), 16 << 20).unwrap();
         let t = &store.trees;
@@ -801,6 +812,9 @@ async fn records_from_before_the_combined_layout_are_read_moved_and_purged() {
             .unwrap();
         t.requests
             .insert(d.id.bytes(), encode(&request).unwrap())
+            .unwrap();
+        t.attempts
+            .insert(attempt_key(d.id, 1), encode(&attempt(1)).unwrap())
             .unwrap();
         store.flush().await.unwrap();
     }
@@ -828,7 +842,10 @@ async fn records_from_before_the_combined_layout_are_read_moved_and_purged() {
         at: 6_500,
         reason: "HTTP 500".into(),
     };
-    store.finish(d.id, None, None, retry, 6_000).await.unwrap();
+    store
+        .finish(d.id, None, Some(attempt(2)), retry, 6_000)
+        .await
+        .unwrap();
     assert_eq!(store.request(d.id).unwrap(), Some(request.clone()));
     let remade = ValidRequest {
         body: b"{\"x\":2}".to_vec(),
@@ -843,10 +860,15 @@ async fn records_from_before_the_combined_layout_are_read_moved_and_purged() {
         reason: "HTTP 400".into(),
     };
     store
-        .finish(d.id, Some(made), None, dead, 6_600)
+        .finish(d.id, Some(made), Some(attempt(3)), dead, 6_600)
         .await
         .unwrap();
     assert_eq!(store.request(d.id).unwrap(), Some(remade));
+    // The old attempt, the one the record held before, and the latest.
+    assert_eq!(
+        store.attempts(d.id).unwrap(),
+        vec![attempt(1), attempt(2), attempt(3)]
+    );
     store.requeue(d.id, true, 7_000).unwrap();
     assert_eq!(store.request(d.id).unwrap(), None);
     store
@@ -910,13 +932,22 @@ async fn ingest_and_finish_write_whole_records_only() {
         transformed_by: "loops@0.1.0",
         made_for,
     };
+    let attempt = Attempt {
+        n: 1,
+        at: 200,
+        duration_ms: 3,
+        status: Some(200),
+        response: None,
+        error: None,
+    };
     store
-        .finish(id, Some(made), None, Next::Delivered, 200)
+        .finish(id, Some(made), Some(attempt.clone()), Next::Delivered, 200)
         .await
         .unwrap();
     assert_eq!(store.request(id).unwrap(), Some(request));
+    assert_eq!(store.attempts(id).unwrap(), vec![attempt]);
     let t = &store.trees;
-    for tree in [&t.payloads, &t.by_event, &t.requests] {
+    for tree in [&t.payloads, &t.by_event, &t.requests, &t.attempts] {
         assert!(tree.is_empty(), "{:?} not written", tree.name());
     }
 }

@@ -28,7 +28,8 @@ use tokio::sync::oneshot;
 use super::fresh::Fresh;
 use super::queue::QueueIndex;
 use super::{
-    TxResult, decode_webhook_value, read_delivery, tx_error, webhook_value, write_delivery,
+    TxResult, attempt_key, decode, decode_webhook_value, read_delivery, tx_error, webhook_value,
+    write_delivery,
 };
 use crate::store::commit::{COMMIT_TIMEOUT, CommitQueue, Failure, wait_for_disk};
 use crate::store::counters::Counters;
@@ -79,8 +80,8 @@ pub(super) struct FinishJob {
     /// (encoded request, `plugin@version`, the delivery's `updated_at` the
     /// transform started from)
     pub request: Option<(Vec<u8>, String, Millis)>,
-    /// (attempt, its encoding, its key)
-    pub attempt: Option<(Attempt, Vec<u8>, [u8; 20])>,
+    /// (the attempt's encoding, the attempt)
+    pub attempt: Option<(Vec<u8>, Attempt)>,
     pub next: Next,
     pub now: Millis,
 }
@@ -92,9 +93,9 @@ enum Job {
 
 impl Job {
     /// What the job adds to a batch. A retry's finish rewrites the request
-    /// its delivery's record already holds, which is read only inside the
-    /// transaction and not counted here: retries are few beside first
-    /// attempts, and the batch is capped in jobs as well.
+    /// and attempt its delivery's record already holds, which are read only
+    /// inside the transaction and not counted here: retries are few beside
+    /// first attempts, and the batch is capped in jobs as well.
     fn bytes(&self) -> usize {
         match self {
             Job::Ingest(job, _) => job.record.len(),
@@ -334,7 +335,7 @@ fn ingest(
     )?;
     events.insert(&id[..], job.record.as_ref())?;
     for d in &job.deliveries {
-        write_delivery(deliveries, by_status, queue, None, d, None)?;
+        write_delivery(deliveries, by_status, queue, None, d, Default::default())?;
     }
     Ok(None)
 }
@@ -353,7 +354,7 @@ fn finish(
     let Some(bytes) = deliveries.get(id.bytes())? else {
         return Ok(Err(StoreError::NotFound(id.to_string())));
     };
-    let (old, mut request) = match read_delivery(&bytes) {
+    let (old, mut held) = match read_delivery(&bytes) {
         Ok(read) => read,
         Err(e) => return Ok(Err(e)),
     };
@@ -364,12 +365,20 @@ fn finish(
         && old.updated_at == *made_for
     {
         new.transformed_by = Some(transformed_by.clone());
-        request = Some(bytes.as_slice());
+        held.request = Some(bytes.as_slice());
     }
-    if let Some((a, bytes, key)) = &job.attempt {
+    if let Some((bytes, a)) = &job.attempt {
         new.attempts = new.attempts.max(a.n);
         new.last_status = a.status;
-        attempts.insert(&key[..], bytes.as_slice())?;
+        // The record holds the latest attempt: the one it held moves out.
+        if let Some(previous) = held.attempt {
+            let n = match decode::<Attempt>(previous, "attempt") {
+                Ok(previous) => previous.n,
+                Err(e) => return Ok(Err(e)),
+            };
+            attempts.insert(&attempt_key(id, n)[..], previous)?;
+        }
+        held.attempt = Some(bytes.as_slice());
     }
     let (status, next_at, reason) = match &job.next {
         Next::Delivered => (DeliveryStatus::Delivered, None, None),
@@ -380,6 +389,6 @@ fn finish(
     new.status = status;
     new.next_attempt_at = next_at;
     new.reason = reason;
-    write_delivery(deliveries, by_status, queue, Some(&old), &new, request)?;
+    write_delivery(deliveries, by_status, queue, Some(&old), &new, held)?;
     Ok(Ok((old, new)))
 }
