@@ -18,12 +18,12 @@
 //! - `by_status`  status tag + delivery id → endpoint, for deliveries that
 //!   are no longer pending (the pending ones are the `queue`)
 //! - `queue`      endpoint 0 due ms + delivery id → () for pending deliveries
-//! - `attempts`   delivery id + attempt number → `Attempt` (JSON), but for
-//!   the latest, which the delivery's record holds
+//! - `attempts`   delivery id + attempt number → `Attempt` (JSON), all but
+//!   the latest, which the delivery's record holds (records from before
+//!   `record`'s layout: all)
 //! - `endpoints`  endpoint → `EndpointState` (JSON)
 //! - `payloads`, `requests`: what records from before `record`'s layout keep
-//!   apart (as they do all their attempts) (read; never written to, only removed from by replays and
-//!   retention)
+//!   apart. Read, and removed from by replays and retention; never written.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -600,7 +600,7 @@ impl Store for SledStore {
         // `attempts` meanwhile, that one is read twice rather than missed.
         let latest: Option<Attempt> = match self.trees.deliveries.get(id.bytes())? {
             Some(bytes) => match record::decode_delivery(&bytes)?.held.attempt {
-                Some(attempt) => Some(decode(attempt, "attempt")?),
+                Some((_, attempt)) => Some(decode(attempt, "attempt")?),
                 None => None,
             },
             None => None,
@@ -789,10 +789,6 @@ impl Store for SledStore {
             if !deliveries.iter().all(age_ok) {
                 continue;
             }
-            let attempt_keys: Vec<sled::IVec> = deliveries
-                .iter()
-                .flat_map(|d| self.trees.attempts.scan_prefix(d.id.bytes()).keys())
-                .collect::<std::result::Result<_, _>>()?;
             let event: Option<Event> = self.event(id)?;
             let removed = (
                 &self.trees.events,
@@ -828,9 +824,12 @@ impl Store for SledStore {
                             by_status.remove(&status_key(current.status, d.id)[..])?;
                             by_event.remove(by_event_key(id, &d.endpoint))?;
                             requests.remove(&d.id.bytes()[..])?;
-                        }
-                        for key in &attempt_keys {
-                            attempts.remove(key.clone())?;
+                            // By number, inside the transaction: an attempt
+                            // moved out of the record since we looked is
+                            // removed too. (Numbers run from 1 to the count.)
+                            for n in 1..=current.attempts {
+                                attempts.remove(&attempt_key(d.id, n)[..])?;
+                            }
                         }
                         if let Some(e) = &event {
                             let wkey = webhook_key(&e.source, &e.webhook_id);

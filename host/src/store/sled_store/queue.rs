@@ -15,7 +15,7 @@
 //! them out): each lane keeps its ids in id order too, so a page of them,
 //! newest first, is read without going through the whole backlog.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use sled::Tree;
@@ -34,17 +34,21 @@ pub(super) fn due_at(d: &Delivery) -> Option<Millis> {
 #[derive(Default)]
 struct Lane {
     by_due: BTreeSet<(Millis, DeliveryId)>,
-    by_id: BTreeSet<DeliveryId>,
+    /// The same entries by id.
+    by_id: BTreeMap<DeliveryId, Millis>,
 }
 
 impl Lane {
     fn insert(&mut self, due: Millis, id: DeliveryId) {
         self.by_due.insert((due, id));
-        self.by_id.insert(id);
+        self.by_id.insert(id, due);
     }
 
     fn remove(&mut self, due: Millis, id: DeliveryId) {
-        if self.by_due.remove(&(due, id)) {
+        self.by_due.remove(&(due, id));
+        // Only that entry: should the copy ever hold a second one for the
+        // same delivery (what `resync` mends), the other stays listed.
+        if self.by_id.get(&id) == Some(&due) {
             self.by_id.remove(&id);
         }
     }
@@ -203,7 +207,7 @@ impl QueueIndex {
             .iter()
             .filter(|(e, _)| endpoint.is_none_or(|want| want == e.as_str()))
             .flat_map(|(_, lane)| lane.by_id.range(from..below).rev().take(limit))
-            .copied()
+            .map(|(id, _)| *id)
             .collect();
         drop(lanes);
         ids.sort_unstable_by(|a, b| b.cmp(a));
@@ -213,8 +217,14 @@ impl QueueIndex {
 
     /// Every entry, endpoint by endpoint (for tests).
     #[cfg(test)]
+    /// Checks too that each lane's two orders hold the same entries.
     pub fn entries(&self) -> Vec<(String, Millis, DeliveryId)> {
         let lanes = self.lanes();
+        for (endpoint, lane) in lanes.iter() {
+            let by_id: BTreeSet<(Millis, DeliveryId)> =
+                lane.by_id.iter().map(|(id, due)| (*due, *id)).collect();
+            assert_eq!(lane.by_due, by_id, "lane {endpoint}: the id order differs");
+        }
         let mut all: Vec<_> = lanes
             .iter()
             .flat_map(|(e, lane)| {

@@ -875,6 +875,21 @@ async fn records_from_before_the_combined_layout_are_read_moved_and_purged() {
         .finish(d.id, None, None, Next::Delivered, 8_000)
         .await
         .unwrap();
+    // A replay and a finish without an attempt keep the one the record holds.
+    let all = vec![attempt(1), attempt(2), attempt(3)];
+    assert_eq!(store.attempts(d.id).unwrap(), all);
+    // A copy in the tree of the attempt the record holds is listed once,
+    // as the record has it.
+    let copy = Attempt {
+        status: Some(599),
+        ..attempt(3)
+    };
+    store
+        .trees
+        .attempts
+        .insert(attempt_key(d.id, 3), encode(&copy).unwrap())
+        .unwrap();
+    assert_eq!(store.attempts(d.id).unwrap(), all);
 
     // A delivery added to the old event for another endpoint is listed
     // beside the old one.
@@ -907,6 +922,7 @@ async fn records_from_before_the_combined_layout_are_read_moved_and_purged() {
         &t.by_status,
         &t.queue,
         &t.requests,
+        &t.attempts,
     ] {
         assert!(tree.is_empty(), "{:?} emptied", tree.name());
     }
@@ -1027,9 +1043,35 @@ async fn pending_deliveries_are_listed_newest_first_by_endpoint_and_page() {
             .items
             .len()
     };
-    let newest = pending_of(&store, None)[0].ms();
-    assert_eq!(window(Some(newest + 1), None), 0);
-    assert_eq!(window(None, Some(newest)), 9);
+    let all = pending_of(&store, None);
+    let (newest, oldest) = (all[0], all[all.len() - 1]);
+    assert_eq!(window(Some(newest.ms() + 1), None), 0);
+    assert_eq!(window(None, Some(newest.ms())), 9);
+    assert_eq!(window(None, Some(oldest.ms() - 1)), 0);
+    // A cursor below `since`: an empty page, not a panic.
+    let empty = store
+        .deliveries(&DeliveryFilter {
+            status: Some(DeliveryStatus::Pending),
+            since: Some(newest.ms() + 1),
+            cursor: Some(oldest),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(empty.items.is_empty() && empty.next_cursor.is_none());
+
+    // A queue entry for a delivery that has moved on (what `resync` is
+    // for) is passed over, and the pages still fill up past it.
+    let moved_on = store.delivery(done).unwrap().unwrap();
+    store.queue.moved(
+        None,
+        &Delivery {
+            status: DeliveryStatus::Pending,
+            next_attempt_at: Some(2_000),
+            ..moved_on
+        },
+    );
+    assert_eq!(pending_of(&store, Some("a")), of_a);
 
     // The list is rebuilt from sled on open.
     drop(store);

@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 use super::fresh::Fresh;
 use super::queue::QueueIndex;
 use super::{
-    TxResult, attempt_key, decode, decode_webhook_value, read_delivery, tx_error, webhook_value,
+    TxResult, attempt_key, decode_webhook_value, read_delivery, tx_error, webhook_value,
     write_delivery,
 };
 use crate::store::commit::{COMMIT_TIMEOUT, CommitQueue, Failure, wait_for_disk};
@@ -99,7 +99,10 @@ impl Job {
     fn bytes(&self) -> usize {
         match self {
             Job::Ingest(job, _) => job.record.len(),
-            Job::Finish(job, _) => job.request.as_ref().map_or(0, |r| r.0.len()),
+            Job::Finish(job, _) => {
+                job.request.as_ref().map_or(0, |r| r.0.len())
+                    + job.attempt.as_ref().map_or(0, |a| a.0.len())
+            }
         }
     }
 }
@@ -370,15 +373,14 @@ fn finish(
     if let Some((bytes, a)) = &job.attempt {
         new.attempts = new.attempts.max(a.n);
         new.last_status = a.status;
-        // The record holds the latest attempt: the one it held moves out.
-        if let Some(previous) = held.attempt {
-            let n = match decode::<Attempt>(previous, "attempt") {
-                Ok(previous) => previous.n,
-                Err(e) => return Ok(Err(e)),
-            };
+        // The record holds the latest attempt: the one it held moves out
+        // (unless this one replaces it: the same number).
+        if let Some((n, previous)) = held.attempt
+            && n != a.n
+        {
             attempts.insert(&attempt_key(id, n)[..], previous)?;
         }
-        held.attempt = Some(bytes.as_slice());
+        held.attempt = Some((a.n, bytes.as_slice()));
     }
     let (status, next_at, reason) = match &job.next {
         Next::Delivered => (DeliveryStatus::Delivered, None, None),
