@@ -324,22 +324,25 @@ impl SledStore {
         Ok(ids)
     }
 
-    /// An event and its payload, from one read of its record (or, for a
-    /// record from before `record`'s layout, with the payload apart).
+    /// An event and its payload, from one read of its record.
     fn event_and_payload(&self, id: EventId) -> Result<Option<(Event, Vec<u8>)>> {
         let Some(bytes) = self.trees.events.get(id.bytes())? else {
             return Ok(None);
         };
         let record = record::decode_event(&bytes)?;
-        let event = decode(record.event_json, "event")?;
-        let payload = match record.payload {
-            Some(payload) => payload.to_vec(),
-            None => match self.trees.payloads.get(id.bytes())? {
-                Some(payload) => payload.to_vec(),
-                None => return Ok(None),
-            },
+        let Some(payload) = self.payload_in(id, &record)? else {
+            return Ok(None);
         };
-        Ok(Some((event, payload)))
+        Ok(Some((decode(record.event_json, "event")?, payload)))
+    }
+
+    /// The payload event `id`'s record holds, or (a record from before
+    /// `record`'s layout) the one in `payloads`.
+    fn payload_in(&self, id: EventId, record: &record::EventRecord<'_>) -> Result<Option<Vec<u8>>> {
+        match record.payload {
+            Some(payload) => Ok(Some(payload.to_vec())),
+            None => Ok(self.trees.payloads.get(id.bytes())?.map(|v| v.to_vec())),
+        }
     }
 
     /// Delivery `id`'s request: the one its record holds, else (a record
@@ -420,7 +423,10 @@ impl Store for SledStore {
     }
 
     fn payload(&self, id: EventId) -> Result<Option<Vec<u8>>> {
-        Ok(self.event_and_payload(id)?.map(|(_, payload)| payload))
+        match self.trees.events.get(id.bytes())? {
+            Some(bytes) => self.payload_in(id, &record::decode_event(&bytes)?),
+            None => Ok(None),
+        }
     }
 
     fn event_by_webhook_id(&self, source: &str, webhook_id: &str) -> Result<Option<EventId>> {

@@ -43,8 +43,9 @@ const MAX_BATCH: usize = 128;
 const MAX_BATCH_BYTES: usize = 8 << 20;
 
 /// The record and index trees. A batch writes to all but `payloads`,
-/// `by_event` and `requests`, which only records from before `record`'s
-/// layout need (and `add_delivery`, `by_event`).
+/// `by_event` and `requests`: the first and last hold only what records
+/// from before `record`'s layout keep apart, and `by_event` is written
+/// only for deliveries added after ingest.
 #[derive(Clone)]
 pub(super) struct Trees {
     pub webhooks: Tree,
