@@ -30,7 +30,7 @@
 use crate::store::{DeliveryId, Result, StoreError};
 
 /// The first byte of an event record in this layout (never `{`).
-const LAYOUT: u8 = 1;
+const EVENT_LAYOUT: u8 = 1;
 /// The first byte of a delivery record in this layout, and of one in the
 /// layout before it, which held no attempt.
 const DELIVERY_LAYOUT: u8 = 2;
@@ -70,7 +70,7 @@ pub(super) fn encode_event(
     // spare capacity included.
     let list: usize = deliveries.iter().map(|(_, e)| 16 + 2 + e.len()).sum();
     let mut out = Vec::with_capacity(1 + 4 + event_json.len() + 2 + list + payload.len());
-    out.push(LAYOUT);
+    out.push(EVENT_LAYOUT);
     put_len32(&mut out, event_json.len())?;
     out.extend_from_slice(event_json);
     let count = u16::try_from(deliveries.len())
@@ -88,7 +88,7 @@ pub(super) fn encode_event(
 }
 
 pub(super) fn decode_event(bytes: &[u8]) -> Result<EventRecord<'_>> {
-    if bytes.first() != Some(&LAYOUT) {
+    if bytes.first() != Some(&EVENT_LAYOUT) {
         return Ok(EventRecord {
             event_json: bytes,
             deliveries: Vec::new(),
