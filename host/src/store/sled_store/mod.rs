@@ -63,6 +63,14 @@ pub struct SledStore {
     committer: Committer,
     counters: Arc<Counters>,
     failure: Failure,
+    /// Held by `purge` from listing an event's deliveries to removing
+    /// them, and by `add_delivery`: a transaction cannot list `by_event`,
+    /// so without it a delivery added in between would outlive its event.
+    purging: std::sync::Mutex<()>,
+    /// Run once, in `purge`, after it lists an event's deliveries: lets a
+    /// test act in between.
+    #[cfg(test)]
+    after_purge_listing: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 type TxResult<T> = std::result::Result<T, ConflictableTransactionError<StoreError>>;
@@ -122,6 +130,9 @@ impl SledStore {
             fresh,
             failure,
             db,
+            purging: std::sync::Mutex::new(()),
+            #[cfg(test)]
+            after_purge_listing: Default::default(),
         };
         // Earlier versions listed pending deliveries here too: the queue
         // does, and one fewer write per ingest and per attempt showed as
@@ -711,6 +722,7 @@ impl Store for SledStore {
         now: Millis,
     ) -> Result<Option<DeliveryId>> {
         let d = new_delivery(event, endpoint, now);
+        let _purging = self.purging.lock().unwrap_or_else(|p| p.into_inner());
         let _order = self.queue.order();
         let created = (
             &self.trees.events,
@@ -786,7 +798,19 @@ impl Store for SledStore {
             .then(|| candidates.last().copied())
             .flatten();
         for id in candidates {
+            let _purging = self.purging.lock().unwrap_or_else(|p| p.into_inner());
             let deliveries = self.deliveries_of(id)?;
+            #[cfg(test)]
+            {
+                let hook = self
+                    .after_purge_listing
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take();
+                if let Some(hook) = hook {
+                    hook();
+                }
+            }
             let age_ok = |d: &Delivery| match d.status {
                 DeliveryStatus::Pending => false,
                 DeliveryStatus::Dead => d.updated_at <= dead_cutoff,

@@ -500,6 +500,61 @@ async fn purge_removes_finished_events_but_keeps_pending_and_young_dead_letters(
     assert!(store.event(ids[2]).unwrap().is_some());
 }
 
+/// A delivery added to an event while a purge is between listing its
+/// deliveries and removing them either waits and finds the event gone, or
+/// keeps the event: it never outlives it.
+#[test]
+fn a_delivery_added_during_a_purge_never_outlives_its_event() {
+    let (_dir, store) = open();
+    let store = Arc::new(store);
+    let e = event("s", "m1", 100);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let d = rt.block_on(async {
+        ingest(&store, &e, &["a"]).await;
+        let d = store.deliveries_of(e.id).unwrap()[0].id;
+        store.finish(d, None, None, Next::Delivered, 200).await.unwrap();
+        d
+    });
+    let (paused, is_paused) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    *store.after_purge_listing.lock().unwrap() = Some(Box::new(move || {
+        let _ = paused.send(());
+        let _ = released.recv();
+    }));
+    let policy = RetentionPolicy {
+        done: Duration::ZERO,
+        dead: Duration::ZERO,
+    };
+    let purge = {
+        let store = store.clone();
+        std::thread::spawn(move || store.purge(1 << 40, policy, None, 10))
+    };
+    is_paused.recv().unwrap();
+    let add = {
+        let store = store.clone();
+        std::thread::spawn(move || store.add_delivery(e.id, "late", 300))
+    };
+    // Time for the add to commit, were nothing stopping it.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    release.send(()).unwrap();
+    let (purged, _) = purge.join().unwrap().unwrap();
+    match add.join().unwrap() {
+        Ok(Some(added)) => {
+            assert_eq!(purged.events, 0, "the event keeps its new delivery");
+            assert!(store.event(e.id).unwrap().is_some());
+            assert!(store.delivery(added).unwrap().is_some());
+        }
+        Ok(None) => panic!("the event had no delivery to \"late\""),
+        Err(StoreError::NotFound(_)) => {
+            assert_eq!(purged.events, 1);
+            assert!(store.event(e.id).unwrap().is_none());
+            assert!(store.delivery(d).unwrap().is_none());
+            assert_eq!(store.counts("late"), Counts::default());
+        }
+        Err(other) => panic!("{other}"),
+    }
+}
+
 #[tokio::test]
 async fn everything_survives_a_reopen_including_counts() {
     let dir = tempfile::tempdir().unwrap();
