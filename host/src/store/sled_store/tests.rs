@@ -512,7 +512,10 @@ fn a_delivery_added_during_a_purge_never_outlives_its_event() {
     let d = rt.block_on(async {
         ingest(&store, &e, &["a"]).await;
         let d = store.deliveries_of(e.id).unwrap()[0].id;
-        store.finish(d, None, None, Next::Delivered, 200).await.unwrap();
+        store
+            .finish(d, None, None, Next::Delivered, 200)
+            .await
+            .unwrap();
         d
     });
     let (paused, is_paused) = std::sync::mpsc::channel();
