@@ -16,6 +16,7 @@ pub mod httpd;
 pub mod ingest;
 pub mod metrics;
 pub mod runtime;
+pub mod sched;
 pub mod server;
 pub mod signature;
 pub mod store;

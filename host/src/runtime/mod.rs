@@ -124,7 +124,12 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(LoadError::engine)?;
         let cache = config.cache_dir.clone().map(cache::ArtifactCache::new);
         let mut exec = tokio::runtime::Builder::new_multi_thread();
-        exec.thread_name("hookwasm-wasm").enable_time();
+        // Transforms are throughput work: see `sched`.
+        exec.thread_name("hookwasm-wasm")
+            .enable_time()
+            .on_thread_start(|| {
+                crate::sched::throughput("hookwasm-wasm");
+            });
         if config.threads > 0 {
             exec.worker_threads(config.threads);
         }

@@ -88,6 +88,7 @@ impl Committer {
         let thread = std::thread::Builder::new()
             .name("hookwasm-commit".into())
             .spawn(move || {
+                crate::sched::latency_sensitive("hookwasm-commit");
                 while let Ok(first) = waiting.recv() {
                     let mut batch = vec![first];
                     batch.extend(waiting.try_iter());

@@ -139,6 +139,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("hookwasm-writer".into())
             .spawn(move || {
+                crate::sched::latency_sensitive("hookwasm-writer");
                 let _guard = guard;
                 while let Ok(first) = jobs.recv() {
                     let mut bytes = first.bytes();
