@@ -10,7 +10,7 @@
 //! so they stop preempting others on wakeup. Neither changes a thread's
 //! share of the CPU, and neither needs privileges. Measured with
 //! `hookwasm bench` in alternating runs: the acknowledgement p99 fell by
-//! 5–10 % (27 pairs, 21 better), at the same CPU per event.
+//! 5–10 % (lower in 29 of 38 pairs), at the same CPU per event.
 //!
 //! A kernel or sandbox that refuses a hint (older than 6.12 for the slice,
 //! a seccomp filter) leaves the thread as it was: the server works the
@@ -22,8 +22,8 @@
 const LATENCY_SLICE_NS: u64 = 100_000;
 
 /// Marks the calling thread as one that acknowledgements wait on (the
-/// store's writer and commit threads).
-/// Whether the kernel took the hint.
+/// store's writer and commit threads); returns whether the kernel took
+/// the hint.
 pub fn latency_sensitive(thread: &str) -> bool {
     #[cfg(target_os = "linux")]
     return apply(thread, libc::SCHED_OTHER as u32, LATENCY_SLICE_NS);
@@ -34,8 +34,8 @@ pub fn latency_sensitive(thread: &str) -> bool {
     }
 }
 
-/// Marks the calling thread as throughput work (the plugin threads).
-/// Whether the kernel took the hint.
+/// Marks the calling thread as throughput work (the plugin threads);
+/// returns whether the kernel took the hint.
 pub fn throughput(thread: &str) -> bool {
     #[cfg(target_os = "linux")]
     return apply(thread, libc::SCHED_BATCH as u32, 0);
