@@ -1,9 +1,9 @@
 //! Group commit: many concurrent writers wait for one fsync. Each ingest
 //! queues a waiter; a dedicated thread flushes the database once for every
 //! waiter queued so far, so the cost of durability is shared under load.
-//! The writer thread queues an ingest's waiter itself, right after the
-//! batch that wrote it, so an acknowledgement waits for no async task in
-//! between.
+//! The writer thread queues one waiter for all the ingests of a batch,
+//! right after it wrote them, so an acknowledgement waits for no async
+//! task in between, and a batch is never split across two flushes.
 //!
 //! A flush that fails (disk full, I/O error) or does not finish within
 //! [`COMMIT_TIMEOUT`] marks the store failed: sled cannot continue after an

@@ -9,8 +9,8 @@
 //! cost is paid once per batch; each event still commits atomically (the
 //! batch is one transaction), and an ingest is still acknowledged only after
 //! the group commit's flush (see `commit.rs`), which now covers whole
-//! batches: the writer hands each ingest's answer to the commit thread
-//! itself. What is kept in memory (the counters, the copy of the queue, the
+//! batches: the writer hands the batch's answers to the commit thread
+//! itself, together. What is kept in memory (the counters, the copy of the queue, the
 //! work of first attempts) is updated here too, right after each batch, so
 //! it follows the order of the writes whatever becomes of the callers.
 //!
@@ -31,7 +31,7 @@ use super::{
     TxResult, attempt_key, decode_webhook_value, read_delivery, tx_error, webhook_value,
     write_delivery,
 };
-use crate::store::commit::{COMMIT_TIMEOUT, CommitQueue, Failure, wait_for_disk};
+use crate::store::commit::{COMMIT_TIMEOUT, CommitQueue, Failure, Waiter, wait_for_disk};
 use crate::store::counters::Counters;
 use crate::store::{
     Attempt, Delivery, DeliveryStatus, Event, EventId, Millis, Next, Result, StoreError,
@@ -257,6 +257,11 @@ impl Context {
             );
         match result {
             Ok(applied) => {
+                // The batch's ingests wait for one flush together: handed
+                // over one by one, the commit thread woke at the first and
+                // flushed without the rest, which then waited for a second
+                // flush (the ack p99 was 4-13 % higher).
+                let mut acks: Vec<Waiter> = Vec::new();
                 for (job, applied) in batch.into_iter().zip(applied) {
                     match (job, applied) {
                         (Job::Ingest(job, reply), Applied::Ingest(outcome)) => {
@@ -272,7 +277,7 @@ impl Context {
                             }
                             // Whether new or a repeat, answered only once on
                             // disk: a repeat may race the first copy's flush.
-                            commits.after_flush(Box::new(move |flushed| {
+                            acks.push(Box::new(move |flushed| {
                                 let _ = reply.send(flushed.map(|()| outcome));
                             }));
                         }
@@ -292,6 +297,13 @@ impl Context {
                             let _ = reply.send(Err(StoreError::Storage("batch mismatch".into())));
                         }
                     }
+                }
+                if !acks.is_empty() {
+                    commits.after_flush(Box::new(move |flushed| {
+                        for ack in acks {
+                            ack(flushed.clone());
+                        }
+                    }));
                 }
             }
             Err(e) => {
