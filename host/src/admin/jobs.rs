@@ -179,12 +179,15 @@ fn replay_missing(
         })?;
         let mut created = 0;
         for event in &page.items {
-            if endpoint.events.matches(&event.event_type)
-                && store
-                    .add_delivery(event.id, &endpoint.id, now_ms())?
-                    .is_some()
-            {
-                created += 1;
+            if !endpoint.events.matches(&event.event_type) {
+                continue;
+            }
+            match store.add_delivery(event.id, &endpoint.id, now_ms()) {
+                Ok(Some(_)) => created += 1,
+                // Already has one; or retention removed the event since
+                // this page was read: nothing to deliver.
+                Ok(None) | Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e),
             }
         }
         let n = page.items.len() as u64;
