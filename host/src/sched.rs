@@ -133,8 +133,8 @@ fn apply(thread: &str, policy: u32, slice: u64) -> bool {
 mod tests {
     use super::*;
 
-    /// (policy, nice, slice) of a new thread after `hint`, if the kernel
-    /// tells it.
+    /// Whether `hint` was taken, and the (policy, nice, slice) it left a
+    /// new thread of nice `nice` with, if the kernel tells them.
     fn after(hint: fn(&str) -> bool, nice: i32) -> Option<(bool, u32, i32, u64)> {
         std::thread::spawn(move || {
             // SAFETY: setpriority on the calling thread (who 0); a higher

@@ -1,8 +1,7 @@
 //! Group commit: many concurrent writers wait for one fsync. Waiters are
-//! queued (one for each batch of ingests, see below); a dedicated thread
-//! flushes the database once for every waiter queued so far, so the cost
-//! of durability is shared under load.
-//! The writer thread queues one waiter for all the ingests of a batch,
+//! queued; a dedicated thread flushes the database once for every waiter
+//! queued so far, so the cost of durability is shared under load. The
+//! writer thread queues one waiter for all the ingests of a batch,
 //! right after it wrote them, so an acknowledgement waits for no async
 //! task in between, and a batch is never split across two flushes.
 //!

@@ -10,9 +10,10 @@
 //! batch is one transaction), and an ingest is still acknowledged only after
 //! the group commit's flush (see `commit.rs`), which now covers whole
 //! batches: the writer hands the batch's answers to the commit thread
-//! itself, together. What is kept in memory (the counters, the copy of the queue, the
-//! work of first attempts) is updated here too, right after each batch, so
-//! it follows the order of the writes whatever becomes of the callers.
+//! itself, together. What is kept in memory (the counters, the copy of the
+//! queue, the work of first attempts) is updated here too, right after each
+//! batch, so it follows the order of the writes whatever becomes of the
+//! callers.
 //!
 //! sled holds its global transaction lock for the whole batch, and reads on
 //! other threads wait for it: batches are capped in jobs and in bytes.
