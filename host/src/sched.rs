@@ -92,6 +92,28 @@ fn current() -> std::io::Result<SchedAttr> {
     }
 }
 
+/// Gives the calling thread the attributes in `attr`.
+#[cfg(target_os = "linux")]
+fn set(attr: &mut SchedAttr) -> std::io::Result<()> {
+    attr.size = std::mem::size_of::<SchedAttr>() as u32;
+    // SAFETY: sched_setattr reads `size` bytes of `attr`, a live, correctly
+    // laid out struct (and may write `size` back, hence `mut`); pid 0 is
+    // the calling thread.
+    let done = unsafe {
+        libc::syscall(
+            libc::SYS_sched_setattr,
+            0 as libc::pid_t,
+            attr as *mut SchedAttr,
+            0 as libc::c_uint,
+        )
+    };
+    if done == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// Moves the calling thread from `SCHED_OTHER` to `policy` with `slice`,
 /// keeping its nice value.
 #[cfg(target_os = "linux")]
@@ -107,25 +129,12 @@ fn apply(thread: &str, policy: u32, slice: u64) -> bool {
     if attr.policy != libc::SCHED_OTHER as u32 {
         return false;
     }
-    attr.size = std::mem::size_of::<SchedAttr>() as u32;
     attr.policy = policy;
     attr.flags = 0;
     attr.runtime = slice;
-    // SAFETY: sched_setattr reads `size` bytes of `attr`, a live, correctly
-    // laid out struct (and may write `size` back, hence `mut`); pid 0 is
-    // the calling thread.
-    let done = unsafe {
-        libc::syscall(
-            libc::SYS_sched_setattr,
-            0 as libc::pid_t,
-            &mut attr as *mut SchedAttr,
-            0 as libc::c_uint,
-        )
-    };
-    if done == 0 {
-        true
-    } else {
-        refused(std::io::Error::last_os_error())
+    match set(&mut attr) {
+        Ok(()) => true,
+        Err(e) => refused(e),
     }
 }
 
@@ -183,20 +192,8 @@ mod tests {
             let Ok(mut attr) = current() else {
                 return None;
             };
-            attr.size = std::mem::size_of::<SchedAttr>() as u32;
             attr.policy = libc::SCHED_IDLE as u32;
-            // SAFETY: as in `apply`.
-            let done = unsafe {
-                libc::syscall(
-                    libc::SYS_sched_setattr,
-                    0 as libc::pid_t,
-                    &mut attr as *mut SchedAttr,
-                    0 as libc::c_uint,
-                )
-            };
-            if done != 0 {
-                return None;
-            }
+            set(&mut attr).ok()?;
             let taken = latency_sensitive("test");
             Some((taken, current().ok()?.policy))
         })

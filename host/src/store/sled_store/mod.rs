@@ -36,6 +36,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use sled::{Transactional, Tree};
 
 mod fresh;
+#[cfg(test)]
+mod pause;
 mod queue;
 mod record;
 mod writer;
@@ -67,10 +69,9 @@ pub struct SledStore {
     /// them, and by `add_delivery`: a transaction cannot list `by_event`,
     /// so without it a delivery added in between would outlive its event.
     purging: std::sync::Mutex<()>,
-    /// Run once, in `purge`, after it lists an event's deliveries: lets a
-    /// test act in between.
+    /// In `purge`, after it lists an event's deliveries.
     #[cfg(test)]
-    after_purge_listing: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    after_purge_listing: pause::Pause,
 }
 
 type TxResult<T> = std::result::Result<T, ConflictableTransactionError<StoreError>>;
@@ -801,16 +802,7 @@ impl Store for SledStore {
             let _purging = self.purging.lock().unwrap_or_else(|p| p.into_inner());
             let deliveries = self.deliveries_of(id)?;
             #[cfg(test)]
-            {
-                let hook = self
-                    .after_purge_listing
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .take();
-                if let Some(hook) = hook {
-                    hook();
-                }
-            }
+            self.after_purge_listing.here();
             let age_ok = |d: &Delivery| match d.status {
                 DeliveryStatus::Pending => false,
                 DeliveryStatus::Dead => d.updated_at <= dead_cutoff,

@@ -58,10 +58,10 @@ impl Lane {
 pub(super) struct QueueIndex {
     order: Mutex<()>,
     lanes: Mutex<HashMap<String, Lane>>,
-    /// Run once, at the start of the next `moved`: lets a test hold a
-    /// writer between its commit and its update of the copy.
+    /// At the start of `moved`: between a writer's commit and its update
+    /// of the copy.
     #[cfg(test)]
-    pub before_next_move: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    pub before_next_move: super::pause::Pause,
 }
 
 impl QueueIndex {
@@ -99,16 +99,7 @@ impl QueueIndex {
     /// same change `write_delivery` made to the tree.
     pub fn moved(&self, old: Option<&Delivery>, new: &Delivery) {
         #[cfg(test)]
-        {
-            let hook = self
-                .before_next_move
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
-            if let Some(hook) = hook {
-                hook();
-            }
-        }
+        self.before_next_move.here();
         let mut lanes = self.lanes();
         if let Some(old) = old
             && let Some(due) = due_at(old)

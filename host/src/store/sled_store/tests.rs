@@ -518,12 +518,7 @@ fn a_delivery_added_during_a_purge_never_outlives_its_event() {
             .unwrap();
         d
     });
-    let (paused, is_paused) = std::sync::mpsc::channel();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    *store.after_purge_listing.lock().unwrap() = Some(Box::new(move || {
-        let _ = paused.send(());
-        let _ = released.recv();
-    }));
+    let (is_paused, release) = store.after_purge_listing.arm();
     let policy = RetentionPolicy {
         done: Duration::ZERO,
         dead: Duration::ZERO,
@@ -770,12 +765,7 @@ async fn the_queue_copy_follows_commit_order_when_a_requeue_races_a_finish() {
     let e = event("s", "m1", 100);
     ingest(&store, &e, &["a"]).await;
     let id = store.deliveries_of(e.id).unwrap()[0].id;
-    let (paused, is_paused) = std::sync::mpsc::channel();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    *store.queue.before_next_move.lock().unwrap() = Some(Box::new(move || {
-        let _ = paused.send(());
-        let _ = released.recv();
-    }));
+    let (is_paused, release) = store.queue.before_next_move.arm();
     let requeue = {
         let store = store.clone();
         std::thread::spawn(move || store.requeue(id, false, 300).map(|_| ()))
