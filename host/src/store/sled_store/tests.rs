@@ -49,6 +49,18 @@ fn endpoints(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
+/// The first page (up to 10) of deliveries with `status`.
+fn with_status(store: &SledStore, status: DeliveryStatus) -> Vec<Delivery> {
+    store
+        .deliveries(&DeliveryFilter {
+            status: Some(status),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap()
+        .items
+}
+
 /// Ingests `e` (an empty JSON payload) for the endpoints `names`.
 async fn ingest(store: &SledStore, e: &Event, names: &[&str]) -> Ingested {
     store
@@ -267,14 +279,7 @@ async fn finish_moves_state_records_attempts_and_keeps_indexes_in_step() {
     // The record holds the latest; the one before moved to `attempts`.
     assert_eq!(store.trees.attempts.len(), 1);
 
-    let dead = store
-        .deliveries(&DeliveryFilter {
-            status: Some(DeliveryStatus::Dead),
-            limit: 10,
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(dead.items.len(), 1);
+    assert_eq!(with_status(&store, DeliveryStatus::Dead).len(), 1);
 
     // A manual retry restarts the schedule.
     let d = store.requeue(id, false, 400).unwrap();
@@ -1067,14 +1072,7 @@ async fn pending_deliveries_are_listed_newest_first_by_endpoint_and_page() {
     let of_a = pending_of(&store, Some("a"));
     assert_eq!(of_a.len(), 4);
     assert!(!of_a.contains(&done));
-    let delivered = store
-        .deliveries(&DeliveryFilter {
-            status: Some(DeliveryStatus::Delivered),
-            limit: 10,
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(delivered.items.len(), 1);
+    assert_eq!(with_status(&store, DeliveryStatus::Delivered).len(), 1);
     // by_status lists only what is no longer pending.
     assert_eq!(store.trees.by_status.len(), 1);
     // A window of creation times: ids are ULIDs of the clock at ingest.
