@@ -1,6 +1,8 @@
 //! Group commit: many concurrent writers wait for one fsync. Waiters are
-//! queued; a dedicated thread flushes the database once for every waiter
-//! queued so far, so the cost of durability is shared under load. The
+//! queued; a dedicated thread makes the database durable once for every
+//! waiter queued so far (for sled: its flush, then the fsyncs that make the
+//! flush durable, see `sled_store::durable`), so the cost of durability is
+//! shared under load. The
 //! writer thread queues one waiter for all the ingests of a batch,
 //! right after it wrote them, so an acknowledgement waits for no async
 //! task in between, and a batch is never split across two flushes.
@@ -82,7 +84,12 @@ pub struct Committer {
 }
 
 impl Committer {
-    pub fn start(db: sled::Db, failure: Failure) -> std::io::Result<Committer> {
+    /// Starts the commit thread; `make_durable` writes out and syncs
+    /// everything written so far, or says why it could not.
+    pub fn start(
+        mut make_durable: impl FnMut() -> Result<(), String> + Send + 'static,
+        failure: Failure,
+    ) -> std::io::Result<Committer> {
         let (queue, waiting) = mpsc::channel::<Waiter>();
         let failed = failure.clone();
         let thread = std::thread::Builder::new()
@@ -92,10 +99,7 @@ impl Committer {
                 while let Ok(first) = waiting.recv() {
                     let mut batch = vec![first];
                     batch.extend(waiting.try_iter());
-                    let result = match db.flush() {
-                        Ok(_) => Ok(()),
-                        Err(e) => Err(failed.set(format!("flush failed: {e}"))),
-                    };
+                    let result = make_durable().map_err(|why| failed.set(why));
                     for waiter in batch {
                         waiter(result.clone());
                     }

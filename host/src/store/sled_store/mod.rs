@@ -35,6 +35,7 @@ use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree, abort};
 use sled::{Transactional, Tree};
 
+mod durable;
 mod fresh;
 #[cfg(test)]
 mod pause;
@@ -108,7 +109,19 @@ impl SledStore {
         let failure = Failure::default();
         let queue = Arc::new(QueueIndex::load(&trees.queue)?);
         let fresh = Arc::new(Fresh::default());
-        let committer = Committer::start(db.clone(), failure.clone())
+        let mut disk = durable::DiskSync::open(dir).map_err(|e| {
+            StoreError::Storage(format!("syncing the database in {}: {e}", dir.display()))
+        })?;
+        let flushed = db.clone();
+        let make_durable = move || {
+            let listed = disk
+                .before_flush()
+                .map_err(|e| format!("listing the database's files failed: {e}"))?;
+            flushed.flush().map_err(|e| format!("flush failed: {e}"))?;
+            disk.after_flush(listed)
+                .map_err(|e| format!("fsync failed: {e}"))
+        };
+        let committer = Committer::start(make_durable, failure.clone())
             .map_err(|e| StoreError::Storage(format!("starting the commit thread: {e}")))?;
         let commits = committer
             .queue()
