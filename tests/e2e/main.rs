@@ -4,6 +4,7 @@
 mod admin;
 mod cli;
 mod crash;
+mod disabled;
 mod examples;
 mod hardening;
 mod ingest;

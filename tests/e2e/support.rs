@@ -213,6 +213,8 @@ pub struct Hookwasm {
     child: Option<Child>,
     config: PathBuf,
     runs: usize,
+    /// Environment variables set for the server from the next start on.
+    pub env: Vec<(String, String)>,
 }
 
 /// Every test's servers share one compiled-plugin cache, so only the first
@@ -305,6 +307,7 @@ secrets = ["{SECRET}"]
             child: None,
             config,
             runs: 0,
+            env: Vec::new(),
         };
         server.spawn().await;
         server
@@ -336,6 +339,7 @@ secrets = ["{SECRET}"]
             .arg(&self.config)
             .current_dir(self.dir.path())
             .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

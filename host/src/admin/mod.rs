@@ -169,7 +169,13 @@ impl Admin {
                 format!("store unavailable: {e}"),
             );
         }
-        ok(json!({ "status": "ready", "plugins": self.registry.list().len() }))
+        // Ready: webhooks are accepted and stored. Endpoints whose plugin
+        // is still compiling (a first start) deliver once it is done.
+        ok(json!({
+            "status": "ready",
+            "plugins": self.registry.list().len(),
+            "compiling": self.registry.compiling(),
+        }))
     }
 
     fn render_metrics(&self) -> Answer {
@@ -232,7 +238,11 @@ impl Admin {
                 "enabled": status.as_ref().is_some_and(|s| s.enabled),
                 "disabled_reason": status.as_ref().and_then(|s| s.disabled_reason.clone()),
                 "counts": counts,
-                "due": self.store.due_count(&e.id, now).map_err(store_error)?,
+                // A disabled endpoint's pending deliveries wait: none is due.
+                "due": match status.as_ref().is_some_and(|s| s.enabled) {
+                    true => self.store.due_count(&e.id, now).map_err(store_error)?,
+                    false => 0,
+                },
                 "in_flight": status.as_ref().map(|s| s.in_flight).unwrap_or(0),
                 "last_success": activity.last_success.map(views::time),
                 "last_failure": activity.last_failure.map(|(at, why)| json!({ "at": views::time(at), "reason": why })),
@@ -411,6 +421,9 @@ impl Admin {
     }
 
     async fn test_plugin(&self, name: &str, body: Value) -> Answer {
+        // A built-in nothing uses yet is compiled now.
+        self.registry.ensure(name);
+        self.registry.ready(name).await;
         let Some(plugin) = self.registry.get(name) else {
             return fail(
                 StatusCode::NOT_FOUND,

@@ -169,21 +169,20 @@ impl Deliverer {
     /// Starts one dispatcher per endpoint.
     pub fn start(self: &Arc<Self>) {
         for lane in self.lanes.values() {
+            self.registry.ensure(&lane.endpoint.plugin);
             tokio::spawn(self.clone().dispatch(lane.clone()));
         }
     }
 
-    /// Endpoints that take a new event of this type now: enabled, same
-    /// source, matching filter.
+    /// Endpoints that take a new event of this type: same source, matching
+    /// filter — disabled ones too (by an operator, a 410, the config or an
+    /// unset secret): their deliveries wait in the queue and go out, in
+    /// order, once the endpoint is enabled again.
     pub fn matching(&self, source: &str, event_type: &str) -> Vec<String> {
         let mut ids: Vec<String> = self
             .lanes
             .values()
-            .filter(|l| {
-                l.endpoint.source == source
-                    && l.endpoint.events.matches(event_type)
-                    && l.paused().is_none()
-            })
+            .filter(|l| l.endpoint.source == source && l.endpoint.events.matches(event_type))
             .map(|l| l.endpoint.id.clone())
             .collect();
         ids.sort();
@@ -283,6 +282,14 @@ impl Deliverer {
             if lane.paused().is_some() {
                 tokio::select! {
                     _ = lane.wake.notified() => continue,
+                    _ = stop.changed() => return,
+                }
+            }
+            // Nothing is taken from the queue until the plugin is compiled
+            // (a first start): the deliveries wait rather than fail.
+            if self.registry.is_compiling(&lane.endpoint.plugin) {
+                tokio::select! {
+                    _ = self.registry.ready(&lane.endpoint.plugin) => continue,
                     _ = stop.changed() => return,
                 }
             }
