@@ -146,18 +146,12 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, St
         ),
     }
 
-    // Plugins load after ingest is up: webhooks are stored meanwhile and
-    // delivered once their plugin is ready.
-    registry.load_all().await;
+    // Plugins compile after ingest is up, in the background, only those
+    // something uses: webhooks are stored meanwhile, and each endpoint
+    // starts delivering once its own plugin is ready.
+    let needed: Vec<String> = config.endpoints.iter().map(|e| e.plugin.clone()).collect();
+    registry.start(&needed);
     let watch = registry.watch();
-    for info in registry.list() {
-        match &info.last_error {
-            Some(problem) => tracing::warn!(plugin = %info.name, "plugin unavailable: {problem}"),
-            None => {
-                tracing::info!(plugin = %info.name, version = %info.version, source = %info.source, "plugin ready")
-            }
-        }
-    }
     deliverer.start();
     servers.push(tokio::spawn(retention(
         store.clone(),

@@ -167,6 +167,25 @@ impl Runtime {
         Plugin::load(self, name, source, bytes)
     }
 
+    /// How long compiling `bytes` is likely to take because nothing is
+    /// cached for them, when that is long enough to tell the user (a second
+    /// or more: the JavaScript engine's first start), and where the result
+    /// will be cached.
+    pub fn first_compile(&self, bytes: &[u8]) -> Option<(Duration, std::path::PathBuf)> {
+        /// Measured on a 2-core VM: the 6 MB JavaScript engine (with its
+        /// snapshot) took ~12 s, the ~170 KB Rust plugins ~0.3 s each.
+        const BYTES_PER_SEC: f64 = 500_000.0;
+        let estimate = Duration::from_secs_f64(bytes.len() as f64 / BYTES_PER_SEC);
+        if estimate < Duration::from_secs(1) {
+            return None;
+        }
+        let cache = self.cache.as_ref()?;
+        if cache.has(&self.engine, &plugin::hash_bytes(bytes)) {
+            return None;
+        }
+        Some((estimate, cache.dir().to_path_buf()))
+    }
+
     /// Runs plugin work on the wasm threads.
     pub(crate) fn spawn<F>(&self, future: F) -> tokio::task::JoinHandle<F::Output>
     where

@@ -350,24 +350,7 @@ impl Plugin {
         let memory_limit = limits
             .memory_bytes
             .min(self.runtime.config().max_memory_bytes);
-        let mut store = Store::new(
-            self.runtime.engine(),
-            CallState::new(memory_limit, self.runtime.config().output_capture_bytes),
-        );
-        store.limiter(|state| &mut state.limiter);
-        // Fuel is enabled engine-wide, so this cannot fail.
-        let _ = store.set_fuel(limits.fuel);
-        // Every epoch tick the plugin yields, so long calls share the wasm
-        // threads fairly; past the deadline it is interrupted.
-        let deadline = started + limits.timeout;
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            Ok(if Instant::now() >= deadline {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Yield(1)
-            })
-        });
+        let mut store = self.new_store(limits, memory_limit, started);
 
         let event = bindings::Event {
             id: input.id.clone(),
@@ -403,6 +386,94 @@ impl Plugin {
                 .map_err(TransformError::InvalidOutput),
         };
         (outcome, stats)
+    }
+
+    /// A store for one call: `limits`' memory (at most `memory_limit`) and
+    /// fuel, and its timeout from `started`.
+    fn new_store(
+        &self,
+        limits: &Limits,
+        memory_limit: usize,
+        started: Instant,
+    ) -> Store<CallState> {
+        let mut store = Store::new(
+            self.runtime.engine(),
+            CallState::new(memory_limit, self.runtime.config().output_capture_bytes),
+        );
+        store.limiter(|state| &mut state.limiter);
+        // Fuel is enabled engine-wide, so this cannot fail.
+        let _ = store.set_fuel(limits.fuel);
+        // Every epoch tick the plugin yields, so long calls share the wasm
+        // threads fairly; past the deadline it is interrupted.
+        let deadline = started + limits.timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            Ok(if Instant::now() >= deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
+        });
+        store
+    }
+
+    /// Checks that `script` can run on this JavaScript engine: its
+    /// top-level code runs and defines `handler`. Done before a `.js` file
+    /// replaces a working version, and before an edited transformation is
+    /// saved; bounded like a call with the default limits. An engine without
+    /// the `prepare-script` export (a replacement `js.wasm`) cannot tell, so
+    /// every script passes.
+    pub async fn check_script(self: &Arc<Self>, script: &Script) -> Result<(), String> {
+        let plugin = self.clone();
+        let script = script.clone();
+        let handle = self
+            .runtime
+            .spawn(async move { plugin.check_script_here(&script).await });
+        match handle.await {
+            Ok(checked) => checked,
+            Err(e) => Err(format!("the host task checking the script failed: {e}")),
+        }
+    }
+
+    async fn check_script_here(&self, script: &Script) -> Result<(), String> {
+        let Ok(_slot) = self.runtime.slots().acquire().await else {
+            return Err("the plugin runtime is shutting down".into());
+        };
+        let limits = Limits::default();
+        let memory_limit = limits
+            .memory_bytes
+            .min(self.runtime.config().max_memory_bytes);
+        let mut store = self.new_store(&limits, memory_limit, Instant::now());
+        let checked = tokio::time::timeout(limits.timeout, async {
+            let instance = self
+                .pre
+                .instance_pre()
+                .instantiate_async(&mut store)
+                .await?;
+            let Ok(prepare) = instance.get_typed_func::<(&str, &str), (Result<(), String>,)>(
+                &mut store,
+                snapshot::SCRIPT_EXPORT,
+            ) else {
+                return Ok(Ok(()));
+            };
+            let (ran,) = prepare
+                .call_async(&mut store, (&script.name, &script.source))
+                .await?;
+            Ok::<_, wasmtime::Error>(ran)
+        })
+        .await;
+        let stderr = self.log_output(store.data());
+        match checked {
+            Err(_elapsed) => Err(TransformError::TimedOut {
+                limit: limits.timeout,
+            }
+            .to_string()),
+            Ok(Err(e)) => {
+                Err(classify(&e, store.data(), &limits, memory_limit, &stderr).to_string())
+            }
+            Ok(Ok(Err(message))) => Err(one_line(&format!("{}: {message}", script.name))),
+            Ok(Ok(Ok(()))) => Ok(()),
+        }
     }
 
     /// The endpoint's settings as the guest sees them: the host's reserved

@@ -1,10 +1,14 @@
 //! The plugin registry: built-in plugins by name plus every `*.wasm` and
 //! `*.js` in the plugins directory (name = file stem; a file overrides a
-//! built-in of the same name; a `.js` file is a JavaScript handler run by the
-//! built-in `js` plugin). The directory is watched: a new or changed file is compiled in
-//! the background and swapped in atomically, a broken file keeps the previous
-//! version, a deleted file is unloaded. Calls in flight hold an
-//! `Arc<Plugin>` and finish on the version they started with.
+//! built-in of the same name, loudly; a `.js` file is a JavaScript handler
+//! run by the built-in `js` plugin). Built-ins are compiled only when
+//! something uses them ([`PluginRegistry::ensure`]), several at once up to
+//! the cores, so a fresh install is not kept waiting for engines no
+//! endpoint runs. The directory is watched: a new or changed file is
+//! compiled (a script checked) in the background and swapped in
+//! atomically, a broken file keeps the previous version, a deleted file is
+//! unloaded. Calls in flight hold an `Arc<Plugin>` and finish on the
+//! version they started with.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +17,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::meta::{self, PluginMeta};
 use super::plugin::{Script, hash_bytes};
@@ -32,7 +36,10 @@ pub struct PluginRegistry {
     runtime: Arc<Runtime>,
     dir: Option<PathBuf>,
     state: RwLock<State>,
-    changed: Notify,
+    /// Bumped whenever a plugin is (re)loaded, unloaded or fails.
+    changed: watch::Sender<u64>,
+    /// Compiles at once: each uses several threads, so about the cores.
+    compiles: Arc<Semaphore>,
     reloads: AtomicU64,
     failures: AtomicU64,
 }
@@ -48,6 +55,8 @@ struct State {
     /// Endpoint scripts (`script = "…"`): (path, engine hash) → (modified,
     /// len, plugin); a reloaded engine or an edited file builds a new one.
     scripts: HashMap<(PathBuf, String), ScriptEntry>,
+    /// Built-ins being compiled.
+    compiling: std::collections::HashSet<String>,
 }
 
 /// An endpoint script's plugin, with the file's (modified, len) it was built from.
@@ -70,15 +79,25 @@ pub struct PluginInfo {
     /// A JavaScript handler's own snapshot: `ready`, `building`, or `none: <why>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
+    /// In a running server: `ready`, `compiling`, `failed`, or `available`
+    /// (a built-in nothing uses yet, compiled on first use).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'static str>,
+    /// Something that works but deserves attention (a file that overrides
+    /// a built-in plugin).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 impl PluginRegistry {
     pub fn new(runtime: Arc<Runtime>, dir: Option<PathBuf>) -> Arc<Self> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Arc::new(PluginRegistry {
             runtime,
             dir,
             state: RwLock::default(),
-            changed: Notify::new(),
+            changed: watch::channel(0).0,
+            compiles: Arc::new(Semaphore::new(cores)),
             reloads: AtomicU64::new(0),
             failures: AtomicU64::new(0),
         })
@@ -88,18 +107,80 @@ impl PluginRegistry {
         &self.runtime
     }
 
-    /// Loads the built-ins, then the plugins directory.
-    pub async fn load_all(&self) {
-        for (name, bytes) in builtin::BUILTINS {
-            if self.dir_file(name).is_some_and(|p| p.is_file()) {
-                continue; // the directory scan loads the override
-            }
-            match self.compile(name, PluginSource::BuiltIn, bytes).await {
-                Ok(plugin) => self.install(plugin, None),
-                Err(e) => self.fail(name, &e.to_string()),
-            }
+    /// Compiles `needed` (the plugins endpoints use, in that order) in the
+    /// background, and loads the plugins directory; returns at once.
+    pub fn start(self: &Arc<Self>, needed: &[String]) {
+        // The directory's plugins count as compiling until the first scan
+        // has loaded them, so endpoints using them wait instead of failing.
+        if let Some(dir) = &self.dir {
+            let names = wasm_files(dir)
+                .iter()
+                .filter_map(|p| stem(p))
+                .collect::<Vec<_>>();
+            self.write().compiling.extend(names);
+        }
+        for name in needed {
+            self.ensure(name);
+        }
+        let registry = self.clone();
+        tokio::spawn(async move { registry.rescan().await });
+    }
+
+    /// Loads every built-in and the plugins directory, and waits for them
+    /// (tests; a server uses [`PluginRegistry::start`]).
+    pub async fn load_all(self: &Arc<Self>) {
+        for (name, _) in builtin::BUILTINS {
+            self.ensure(name);
         }
         self.rescan().await;
+        for (name, _) in builtin::BUILTINS {
+            self.ready(name).await;
+        }
+    }
+
+    /// Starts compiling the built-in `name` unless it is loaded, being
+    /// compiled, or overridden by a file (which the directory scan loads).
+    /// Returns whether `name` is a plugin this registry can have.
+    pub fn ensure(self: &Arc<Self>, name: &str) -> bool {
+        if self.dir_file(name).is_some_and(|p| p.is_file()) {
+            return true;
+        }
+        let Some(bytes) = builtin::get(name) else {
+            return self.get(name).is_some();
+        };
+        {
+            let mut state = self.write();
+            if state.loaded.contains_key(name) || !state.compiling.insert(name.to_string()) {
+                return true;
+            }
+        }
+        let registry = self.clone();
+        let name = name.to_string();
+        tokio::spawn(async move {
+            let _slot = registry.compiles.clone().acquire_owned().await;
+            let compiled = registry.compile(&name, PluginSource::BuiltIn, bytes).await;
+            registry.write().compiling.remove(&name);
+            match compiled {
+                Ok(plugin) => registry.install(plugin, None),
+                Err(e) => registry.fail(&name, &e.to_string()),
+            }
+        });
+        true
+    }
+
+    /// Whether `name` is being compiled right now.
+    pub fn is_compiling(&self, name: &str) -> bool {
+        self.read().compiling.contains(name)
+    }
+
+    /// Waits until `name` is no longer being compiled (loaded, or failed).
+    pub async fn ready(&self, name: &str) {
+        let mut changed = self.changed.subscribe();
+        while self.is_compiling(name) {
+            if changed.changed().await.is_err() {
+                return;
+            }
+        }
     }
 
     /// The current version of `name`, if it is loaded.
@@ -148,9 +229,13 @@ impl PluginRegistry {
         Ok(built)
     }
 
-    /// Resolves when any plugin is (re)loaded or unloaded.
+    /// Resolves when any plugin is (re)loaded, unloaded or fails.
     pub async fn changed(&self) {
-        self.changed.notified().await
+        let _ = self.changed.subscribe().changed().await;
+    }
+
+    fn notify_changed(&self) {
+        self.changed.send_modify(|version| *version += 1);
     }
 
     /// The last load error for `name`, if its latest bytes were rejected.
@@ -181,78 +266,65 @@ impl PluginRegistry {
                 loaded_at: Some(humantime::format_rfc3339_seconds(p.loaded_at()).to_string()),
                 last_error: state.problems.get(p.name()).cloned(),
                 snapshot: p.snapshot_status(),
+                state: Some("ready"),
+                warning: match p.source() {
+                    PluginSource::File(path) if builtin::get(p.name()).is_some() => {
+                        Some(overrides_builtin(p.name(), path))
+                    }
+                    _ => None,
+                },
             })
             .collect();
+        let listed = |infos: &[PluginInfo], name: &str| infos.iter().any(|i| i.name == name);
         for (name, problem) in &state.problems {
-            if !state.loaded.contains_key(name) {
-                infos.push(PluginInfo {
-                    name: name.clone(),
-                    version: "-".into(),
-                    source: self
-                        .dir_file(name)
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
-                    description: String::new(),
-                    hash: String::new(),
-                    default_url: None,
-                    loaded_at: None,
-                    last_error: Some(problem.clone()),
-                    snapshot: None,
+            if !listed(&infos, name) {
+                let mut info = match builtin::get(name) {
+                    Some(bytes) => describe(name, "built-in".into(), bytes),
+                    None => PluginInfo::unknown(
+                        name,
+                        self.dir_file(name)
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default(),
+                    ),
+                };
+                info.last_error = Some(problem.clone());
+                info.state = Some("failed");
+                infos.push(info);
+            }
+        }
+        for (name, bytes) in builtin::BUILTINS {
+            if !listed(&infos, name) {
+                let mut info = describe(name, "built-in".into(), bytes);
+                info.state = Some(if state.compiling.contains(*name) {
+                    "compiling"
+                } else {
+                    "available"
                 });
+                infos.push(info);
             }
         }
         infos.sort_by(|a, b| a.name.cmp(&b.name));
         infos
     }
 
+    /// The plugins being compiled now, for readiness checks.
+    pub fn compiling(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.read().compiling.iter().cloned().collect();
+        names.sort();
+        names
+    }
+
     /// Brings the loaded set in line with the directory: loads new and
     /// changed files, unloads deleted ones (restoring a built-in they hid).
-    pub async fn rescan(&self) {
+    pub async fn rescan(self: &Arc<Self>) {
         let Some(dir) = &self.dir else { return };
         let files = wasm_files(dir);
 
         for path in &files {
             let Some(name) = stem(path) else { continue };
-            let Ok(stat) = std::fs::metadata(path) else {
-                continue;
-            };
-            let modified = stat.modified().ok();
-            let unchanged = self
-                .read()
-                .seen
-                .get(path)
-                .is_some_and(|(m, len, _)| *m == modified && *len == stat.len());
-            if unchanged {
-                continue;
-            }
-            let bytes = match std::fs::read(path) {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    self.fail(&name, &format!("reading {}: {e}", path.display()));
-                    continue;
-                }
-            };
-            let hash = hash_bytes(&bytes);
-            let same_bytes = self.get(&name).is_some_and(|p| p.hash() == hash);
-            self.write()
-                .seen
-                .insert(path.clone(), (modified, stat.len(), hash));
-            if same_bytes {
-                continue;
-            }
-            if is_script(path) {
-                match self.script_plugin(&name, path, bytes) {
-                    Ok(plugin) => self.install(plugin, Some(path)),
-                    Err(e) => self.fail(&name, &format!("{}: {e}", path.display())),
-                }
-                continue;
-            }
-            match self
-                .compile(&name, PluginSource::File(path.clone()), &bytes)
-                .await
-            {
-                Ok(plugin) => self.install(plugin, Some(path)),
-                Err(e) => self.fail(&name, &format!("{}: {e}", path.display())),
+            self.load_file(path, &name).await;
+            if self.write().compiling.remove(&name) {
+                self.notify_changed();
             }
         }
 
@@ -277,25 +349,86 @@ impl PluginRegistry {
                 state.seen.retain(|path, _| files.contains(path));
             }
             match builtin {
-                Some(bytes) => {
+                Some(_) => {
                     tracing::info!(plugin = %name, "plugin file removed; the built-in plugin is back in use");
-                    match self.compile(&name, PluginSource::BuiltIn, bytes).await {
-                        Ok(plugin) => self.install(plugin, None),
-                        Err(e) => self.fail(&name, &e.to_string()),
-                    }
+                    self.ensure(&name);
                 }
                 None => {
                     tracing::info!(plugin = %name, "plugin file removed; plugin unloaded");
-                    self.changed.notify_waiters();
+                    self.notify_changed();
                 }
             }
         }
-        // Problems with files that are gone no longer matter.
+        // Problems with files that are gone no longer matter (a file's
+        // problem starts with its path; a built-in's own does not).
         let mut state = self.write();
         let live: Vec<String> = files.iter().filter_map(|p| stem(p)).collect();
-        state
-            .problems
-            .retain(|name, _| live.contains(name) || builtin::get(name).is_some());
+        let in_dir = dir.display().to_string();
+        state.problems.retain(|name, problem| {
+            live.contains(name) || (builtin::get(name).is_some() && !problem.starts_with(&in_dir))
+        });
+    }
+
+    /// Loads (or checks and swaps in) one file of the plugins directory if
+    /// it changed since it was last tried.
+    async fn load_file(self: &Arc<Self>, path: &PathBuf, name: &str) {
+        let name = name.to_string();
+        let Ok(stat) = std::fs::metadata(path) else {
+            return;
+        };
+
+        let modified = stat.modified().ok();
+        let unchanged = self
+            .read()
+            .seen
+            .get(path)
+            .is_some_and(|(m, len, _)| *m == modified && *len == stat.len());
+        if unchanged {
+            return;
+        }
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                self.fail(&name, &format!("reading {}: {e}", path.display()));
+                return;
+            }
+        };
+        let hash = hash_bytes(&bytes);
+        let same_bytes = self.get(&name).is_some_and(|p| p.hash() == hash);
+        self.write()
+            .seen
+            .insert(path.clone(), (modified, stat.len(), hash));
+        if same_bytes {
+            return;
+        }
+        if is_script(path) {
+            self.ensure(JS_ENGINE);
+            self.ready(JS_ENGINE).await;
+            // Checked before it replaces anything: a script that does
+            // not parse or defines no handler would fail every event.
+            let checked = match self.script_plugin(&name, path, bytes) {
+                Ok(plugin) => {
+                    let plugin = Arc::new(plugin);
+                    match plugin.script() {
+                        Some(script) => plugin.check_script(script).await.map(|()| plugin),
+                        None => Ok(plugin),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            match checked {
+                Ok(plugin) => self.install(plugin, Some(path)),
+                Err(e) => self.fail(&name, &format!("{}: {e}", path.display())),
+            }
+            return;
+        }
+        match self
+            .compile(&name, PluginSource::File(path.clone()), &bytes)
+            .await
+        {
+            Ok(plugin) => self.install(plugin, Some(path)),
+            Err(e) => self.fail(&name, &format!("{}: {e}", path.display())),
+        }
     }
 
     /// Watches the plugins directory until the returned handle is dropped.
@@ -395,6 +528,9 @@ impl PluginRegistry {
         source: PluginSource,
         bytes: &[u8],
     ) -> Result<Plugin, LoadError> {
+        if let Some((estimate, dir)) = self.runtime.first_compile(bytes) {
+            tracing::info!(plugin = %name, "{}", first_compile_message(name, estimate, &dir));
+        }
         let runtime = self.runtime.clone();
         let name = name.to_string();
         let bytes = bytes.to_vec();
@@ -405,9 +541,9 @@ impl PluginRegistry {
             .unwrap_or_else(|e| Err(LoadError::Compile(format!("the compile task failed: {e}"))))
     }
 
-    fn install(&self, plugin: Plugin, path: Option<&PathBuf>) {
+    fn install(&self, plugin: impl Into<Arc<Plugin>>, path: Option<&PathBuf>) {
+        let plugin: Arc<Plugin> = plugin.into();
         let name = plugin.name().to_string();
-        let plugin = Arc::new(plugin);
         plugin.specialize_in_background();
         let previous = {
             let mut state = self.write();
@@ -424,7 +560,7 @@ impl PluginRegistry {
         match (previous, path) {
             (Some(old), Some(path)) if *old.source() == PluginSource::BuiltIn => {
                 self.reloads.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(plugin = %name, file = %path.display(), took_ms, cache, "plugin file overrides the built-in plugin");
+                tracing::warn!(plugin = %name, file = %path.display(), took_ms, cache, "{}", overrides_builtin(&name, path));
             }
             (Some(_), _) => {
                 self.reloads.fetch_add(1, Ordering::Relaxed);
@@ -432,7 +568,7 @@ impl PluginRegistry {
             }
             (None, Some(path)) => {
                 if builtin::get(&name).is_some() {
-                    tracing::info!(plugin = %name, file = %path.display(), took_ms, cache, "plugin file overrides the built-in plugin");
+                    tracing::warn!(plugin = %name, file = %path.display(), took_ms, cache, "{}", overrides_builtin(&name, path));
                 } else {
                     tracing::info!(plugin = %name, file = %path.display(), took_ms, cache, "plugin loaded");
                 }
@@ -441,7 +577,7 @@ impl PluginRegistry {
                 tracing::debug!(plugin = %name, took_ms, cache, "built-in plugin loaded")
             }
         }
-        self.changed.notify_waiters();
+        self.notify_changed();
     }
 
     /// A new JavaScript engine: the `.js` plugins move onto it (endpoint
@@ -522,29 +658,20 @@ pub fn discover(dir: Option<&Path>) -> Vec<PluginInfo> {
             }
             let info = match std::fs::read(&path) {
                 Ok(bytes) if is_script(&path) => PluginInfo {
-                    name: name.clone(),
-                    version: "-".into(),
-                    source: path.display().to_string(),
                     description: format!("JavaScript handler, run by the {JS_ENGINE} plugin"),
                     hash: hash_bytes(&bytes),
-                    default_url: None,
-                    loaded_at: None,
-                    last_error: None,
-                    snapshot: None,
+                    ..PluginInfo::unknown(&name, path.display().to_string())
                 },
                 Ok(bytes) => describe(&name, path.display().to_string(), &bytes),
                 Err(e) => PluginInfo {
-                    name: name.clone(),
-                    version: "-".into(),
-                    source: path.display().to_string(),
-                    description: String::new(),
-                    hash: String::new(),
-                    default_url: None,
-                    loaded_at: None,
                     last_error: Some(e.to_string()),
-                    snapshot: None,
+                    ..PluginInfo::unknown(&name, path.display().to_string())
                 },
             };
+            let mut info = info;
+            if builtin::get(&name).is_some() {
+                info.warning = Some(overrides_builtin(&name, &path));
+            }
             found.insert(name, info);
         }
     }
@@ -554,6 +681,27 @@ pub fn discover(dir: Option<&Path>) -> Vec<PluginInfo> {
 }
 
 fn describe(name: &str, source: String, bytes: &[u8]) -> PluginInfo {
+    if source == "built-in"
+        && let Some(info) = builtin_infos().iter().find(|i| i.name == name)
+    {
+        return info.clone();
+    }
+    describe_bytes(name, source, bytes)
+}
+
+/// The built-ins' descriptions, read once: hashing the JavaScript engine
+/// alone takes milliseconds, and the API lists plugins often.
+fn builtin_infos() -> &'static [PluginInfo] {
+    static INFOS: std::sync::OnceLock<Vec<PluginInfo>> = std::sync::OnceLock::new();
+    INFOS.get_or_init(|| {
+        builtin::BUILTINS
+            .iter()
+            .map(|(name, bytes)| describe_bytes(name, "built-in".into(), bytes))
+            .collect()
+    })
+}
+
+fn describe_bytes(name: &str, source: String, bytes: &[u8]) -> PluginInfo {
     let PluginMeta {
         version,
         description,
@@ -561,15 +709,30 @@ fn describe(name: &str, source: String, bytes: &[u8]) -> PluginInfo {
         ..
     } = meta::read(bytes);
     PluginInfo {
-        name: name.to_string(),
         version: version.unwrap_or_else(|| "-".into()),
-        source,
         description: description.unwrap_or_default(),
         hash: hash_bytes(bytes),
         default_url,
-        loaded_at: None,
-        last_error: None,
-        snapshot: None,
+        ..PluginInfo::unknown(name, source)
+    }
+}
+
+impl PluginInfo {
+    /// A plugin known only by its name and where it would come from.
+    fn unknown(name: &str, source: String) -> PluginInfo {
+        PluginInfo {
+            name: name.to_string(),
+            version: "-".into(),
+            source,
+            description: String::new(),
+            hash: String::new(),
+            default_url: None,
+            loaded_at: None,
+            last_error: None,
+            snapshot: None,
+            state: None,
+            warning: None,
+        }
     }
 }
 
@@ -586,6 +749,30 @@ fn wasm_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort_by_key(|p| (is_script(p), p.clone()));
     files
+}
+
+/// What the log (and `plugin test`) says before a long first compile, so a
+/// first start does not look hung.
+pub fn first_compile_message(name: &str, estimate: Duration, cache_dir: &Path) -> String {
+    let what = if name == JS_ENGINE {
+        "the JavaScript engine".to_string()
+    } else {
+        format!("plugin {name:?}")
+    };
+    format!(
+        "compiling {what} for the first time, ~{} s; cached in {} for later starts",
+        estimate.as_secs().max(1),
+        cache_dir.display()
+    )
+}
+
+/// The warning shown when a file in the plugins directory takes the name
+/// of a built-in plugin: every endpoint using that built-in now runs it.
+fn overrides_builtin(name: &str, path: &Path) -> String {
+    format!(
+        "{} overrides the built-in plugin {name:?}: every endpoint with plugin = {name:?} now runs this file (rename it unless that is what you want)",
+        path.display()
+    )
 }
 
 fn is_script(path: &Path) -> bool {

@@ -206,3 +206,79 @@ async fn js_plugins_move_to_a_replaced_javascript_engine() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A `.js` file that does not parse, is empty, or defines no handler keeps
+/// the working version: it is checked before it is swapped in, and the
+/// failed reload is counted and shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_js_file_keeps_the_working_handler() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify.js");
+    let good = "function handler(webhook) { webhook.payload = { ok: true }; return webhook; }";
+    std::fs::write(&path, good).unwrap();
+    let registry = PluginRegistry::new(runtime(), Some(dir.path().to_path_buf()));
+    registry.load_all().await;
+    let working = registry.get("notify").expect("notify.js is loaded");
+
+    for (broken, why) in [
+        (
+            "function handler(webhook) {\n  return webhook.;\n}",
+            "SyntaxError",
+        ),
+        ("", "defines no `function handler(webhook)`"),
+        ("function handl", "SyntaxError"),
+        ("const x = 1;", "defines no `function handler(webhook)`"),
+    ] {
+        let failures = registry.failure_count();
+        std::fs::write(&path, broken).unwrap();
+        registry.rescan().await;
+        let now = registry.get("notify").expect("still loaded");
+        assert!(
+            Arc::ptr_eq(&working, &now),
+            "{broken:?} replaced the handler"
+        );
+        assert_eq!(registry.failure_count(), failures + 1, "{broken:?}");
+        let problem = registry.problem("notify").unwrap_or_default();
+        assert!(problem.contains(why), "{broken:?}: {problem}");
+        let info = registry
+            .list()
+            .into_iter()
+            .find(|i| i.name == "notify")
+            .unwrap();
+        assert_eq!(info.last_error.as_deref(), Some(problem.as_str()));
+    }
+    // A fixed file is taken, and the problem goes.
+    std::fs::write(&path, good.replace("true", "false")).unwrap();
+    registry.rescan().await;
+    assert!(!Arc::ptr_eq(&working, &registry.get("notify").unwrap()));
+    assert_eq!(registry.problem("notify"), None);
+}
+
+/// A file named like a built-in says so, in the listing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_overrides_a_built_in_is_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("loops.js"),
+        "function handler(webhook) { return webhook; }",
+    )
+    .unwrap();
+    let registry = PluginRegistry::new(runtime(), Some(dir.path().to_path_buf()));
+    registry.load_all().await;
+    let info = registry
+        .list()
+        .into_iter()
+        .find(|i| i.name == "loops")
+        .unwrap();
+    assert!(info.source.ends_with("loops.js"), "{info:?}");
+    assert!(
+        info.warning
+            .as_deref()
+            .unwrap_or_default()
+            .contains("overrides the built-in plugin"),
+        "{info:?}"
+    );
+    let found = hookwasm::runtime::registry::discover(Some(dir.path()));
+    let info = found.iter().find(|i| i.name == "loops").unwrap();
+    assert!(info.warning.is_some(), "{info:?}");
+}

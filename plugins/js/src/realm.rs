@@ -77,6 +77,16 @@ pub fn prepare_script(name: &str, source: &str) -> Result<(), String> {
     if let Err(error) = ran {
         return Err(crate::failure::describe(error, source, &mut realm.context));
     }
+    // The host also calls this to check a script before it replaces a
+    // working one: a file that defines no handler would fail every event.
+    let handler = realm
+        .context
+        .global_object()
+        .get(boa_engine::js_string!("handler"), &mut realm.context)
+        .map_err(|error| crate::failure::describe(error, source, &mut realm.context))?;
+    if !handler.is_callable() {
+        return Err("the script defines no `function handler(webhook)`".into());
+    }
     realm.script = Some((name.to_owned(), source.to_owned()));
     PREPARED.with(|prepared| *prepared.borrow_mut() = Some(realm));
     Ok(())
