@@ -22,6 +22,20 @@ pub fn utf16_len(text: &str) -> usize {
     text.chars().map(char::len_utf16).sum()
 }
 
+/// The length in UTF-16 code units of `text` once each character is
+/// replaced by `escape(c)` (`None`: the character itself), as
+/// [`fit_with`] counts it.
+///
+/// ```
+/// use hookwasm_sdk::text::escaped_len;
+/// assert_eq!(escaped_len("a<b", |c| (c == '<').then_some("&lt;")), 6);
+/// ```
+pub fn escaped_len(text: &str, escape: impl Fn(char) -> Option<&'static str>) -> usize {
+    text.chars()
+        .map(|c| escape(c).map_or(c.len_utf16(), utf16_len))
+        .sum()
+}
+
 /// Unicode's bidirectional formatting characters, which can make a text
 /// display in another order than it reads (e.g. an amount spoofed
 /// backwards).
@@ -96,7 +110,7 @@ pub fn fit(text: &str, max: usize) -> String {
 /// ```
 pub fn fit_with(text: &str, max: usize, escape: impl Fn(char) -> Option<&'static str>) -> String {
     let piece_len = |c: char| escape(c).map_or(c.len_utf16(), utf16_len);
-    let total: usize = text.chars().map(piece_len).sum();
+    let total = escaped_len(text, &escape);
     let push = |out: &mut String, c: char| match escape(c) {
         Some(escaped) => out.push_str(escaped),
         None => out.push(c),

@@ -9,7 +9,7 @@
 
 use hookwasm_sdk::notice::{self, Fact, Notice};
 use hookwasm_sdk::prelude::*;
-use hookwasm_sdk::text::{allot, fit, fit_with, utf16_len};
+use hookwasm_sdk::text::{allot, escaped_len, fit, fit_with, utf16_len};
 
 /// Slack's limits (Block Kit reference, chat.postMessage), in characters.
 mod limit {
@@ -86,13 +86,6 @@ fn escape(c: char) -> Option<&'static str> {
     }
 }
 
-/// The length of `text` once escaped.
-fn escaped_len(text: &str) -> usize {
-    text.chars()
-        .map(|c| escape(c).map_or(c.len_utf16(), utf16_len))
-        .sum()
-}
-
 /// `*Label*\nvalue`, the value escaped (identifiers as code) and cut so the
 /// whole text is at most `max`.
 fn labelled(fact: &Fact, max: usize) -> String {
@@ -111,7 +104,7 @@ fn labelled(fact: &Fact, max: usize) -> String {
 /// What a fact's text needs at most: its natural length, within `cap`.
 fn want(fact: &Fact, cap: usize) -> usize {
     let markup = utf16_len(fact.label) + 3 + if fact.id { 2 } else { 0 };
-    (markup + escaped_len(&fact.value)).min(cap)
+    (markup + escaped_len(&fact.value, escape)).min(cap)
 }
 
 fn mrkdwn(text: String) -> Value {
