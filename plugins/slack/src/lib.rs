@@ -121,7 +121,8 @@ fn message(notice: &Notice, link: Option<String>) -> Value {
 
     let mut context = format!(
         "Dodo Payments · `{}`",
-        fit_with(&notice.event_type, 100, escape)
+        // A backtick would end the code span.
+        fit_with(&notice.event_type.replace('`', "'"), 100, escape)
     );
     if let (Some(millis), Some(utc)) = (notice.unix_millis, notice.time_utc()) {
         // Shown in each reader's time zone; the text after `|` where a client
