@@ -16,6 +16,8 @@
 //! - [`Request::post`] and friends to build the request;
 //! - [`money`], [`time`], [`ids`] and [`url`] helpers for what destinations
 //!   expect: decimal amounts, unix times, ULIDs and UUIDs, query strings;
+//! - [`notice`] and [`text`] for chat destinations: an event described in
+//!   words (title, tone, facts), and texts cut to a destination's limits;
 //! - `testing` (native builds only): run a plugin against hookwasm's fixture
 //!   files, and against thousands of mangled payloads.
 //!
@@ -115,10 +117,12 @@ mod event;
 pub mod ids;
 mod json;
 pub mod money;
+pub mod notice;
 mod outcome;
 mod plugin;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
+pub mod text;
 pub mod time;
 pub mod url;
 
