@@ -123,15 +123,15 @@ fn lead_id_key(event: &Event) -> Result<&str, Error> {
     }
 }
 
-/// The event types of the `new_lead_on` setting (comma-separated; empty for
-/// none), or the default.
+/// The event types of the `new_lead_on` setting (comma-separated; `none` for
+/// none), or the default when it is unset or empty (as a form leaves it).
 fn new_lead_on(event: &Event) -> impl Iterator<Item = &str> {
-    event
-        .setting("new_lead_on")
-        .unwrap_or(DEFAULT_NEW_LEAD_ON)
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+    let types = match event.setting("new_lead_on").map(str::trim) {
+        None | Some("") => DEFAULT_NEW_LEAD_ON,
+        Some(types) if types.eq_ignore_ascii_case("none") => "",
+        Some(types) => types,
+    };
+    types.split(',').map(str::trim).filter(|t| !t.is_empty())
 }
 
 /// The Close lead id in the customer's metadata, else in the payment's or

@@ -189,9 +189,11 @@ fn without_a_lead_id_new_customers_become_leads() {
         "close: payment.succeeded: the customer_id_field setting \"abc\" is not a Close custom field id (cf_…)"
     );
 
-    // An empty setting: never create leads.
-    let never = event(&dodo("subscription.active")).with_setting("new_lead_on", "");
+    // `none`: never create leads; empty (as a form leaves it): the default.
+    let never = event(&dodo("subscription.active")).with_setting("new_lead_on", "None");
     assert!(matches!(run(&never), Ok(Outcome::Skip(_))));
+    let empty = event(&dodo("subscription.active")).with_setting("new_lead_on", " ");
+    assert!(delivered(&run(&empty)).url.ends_with("/api/v1/lead/"));
 
     // Without a name, the lead is named by the e-mail address; without either, an error.
     let mut payload = dodo("subscription.active");
