@@ -91,7 +91,9 @@ impl Plugin for Close {
         let note = summary(&dodo, family, action)?.text(event_type, &event.delivery_key);
         let Some(lead_id) = lead_id else {
             let body = lead(&dodo, event, note)?;
-            return Ok(Request::post(format!("{base}{LEAD_PATH}")).json(body).into());
+            return Ok(Request::post(format!("{base}{LEAD_PATH}"))
+                .json(body)
+                .into());
         };
         let body = Object::new()
             .set("lead_id", lead_id)
@@ -99,7 +101,9 @@ impl Plugin for Close {
             // payload is read as HTML.
             .set("note", note)
             .set("activity_at", timestamp(&dodo)?);
-        Ok(Request::post(format!("{base}{NOTE_PATH}")).json(body).into())
+        Ok(Request::post(format!("{base}{NOTE_PATH}"))
+            .json(body)
+            .into())
     }
 }
 
@@ -237,7 +241,12 @@ impl Summary {
         Ok(self)
     }
 
-    fn line_or(&mut self, label: &'static str, field: &Field, default: &str) -> Result<&mut Self, Error> {
+    fn line_or(
+        &mut self,
+        label: &'static str,
+        field: &Field,
+        default: &str,
+    ) -> Result<&mut Self, Error> {
         let value = field.non_empty_str()?.unwrap_or(default);
         self.lines.push((label, cut(value)));
         Ok(self)
@@ -245,7 +254,8 @@ impl Summary {
 
     fn yes_no(&mut self, label: &'static str, field: &Field) -> Result<&mut Self, Error> {
         if let Some(flag) = field.bool()? {
-            self.lines.push((label, if flag { "yes" } else { "no" }.to_owned()));
+            self.lines
+                .push((label, if flag { "yes" } else { "no" }.to_owned()));
         }
         Ok(self)
     }
@@ -284,7 +294,9 @@ fn cut(text: &str) -> String {
 
 /// `"21.59 USD"`, or `None` without an amount.
 fn amount(field: &Field, currency: &str) -> Result<Option<String>, Error> {
-    Ok(field.money(currency)?.map(|amount| format!("{amount} {currency}")))
+    Ok(field
+        .money(currency)?
+        .map(|amount| format!("{amount} {currency}")))
 }
 
 fn summary(dodo: &Envelope, family: Family, action: &str) -> Result<Summary, Error> {
@@ -292,11 +304,22 @@ fn summary(dodo: &Envelope, family: Family, action: &str) -> Result<Summary, Err
     let currency = dodo.currency()?;
     let mut summary = match family {
         Family::Payment => {
-            let mut s = Summary::new("Payment", action, amount(&data.get("total_amount"), currency)?);
-            s.line("Payment", &data.get("payment_id"))?
-                .line_or("Method", &data.get("payment_method"), "unknown")?;
+            let mut s = Summary::new(
+                "Payment",
+                action,
+                amount(&data.get("total_amount"), currency)?,
+            );
+            s.line("Payment", &data.get("payment_id"))?.line_or(
+                "Method",
+                &data.get("payment_method"),
+                "unknown",
+            )?;
             if action == "failed" {
-                s.line_or("Error", &data.get("error_message"), "Payment processing failed")?;
+                s.line_or(
+                    "Error",
+                    &data.get("error_message"),
+                    "Payment processing failed",
+                )?;
             } else {
                 s.line("Error", &data.get("error_message"))?;
             }
@@ -337,7 +360,10 @@ fn summary(dodo: &Envelope, family: Family, action: &str) -> Result<Summary, Err
                 .line("Status", &data.get("status"))?
                 .line("Next billing", &data.get("next_billing_date"))?
                 .line("Cancelled at", &data.get("cancelled_at"))?
-                .yes_no("Cancels at next billing", &data.get("cancel_at_next_billing_date"))?;
+                .yes_no(
+                    "Cancels at next billing",
+                    &data.get("cancel_at_next_billing_date"),
+                )?;
             s
         }
         Family::LicenseKey => {

@@ -70,7 +70,11 @@ fn fixture_cases() {
 fn every_dodo_event_type_becomes_a_note_on_a_known_lead() {
     for (event_type, payload) in samples() {
         let customer = payload["data"].get("customer").is_some();
-        let payload = if customer { with_lead(payload) } else { payload };
+        let payload = if customer {
+            with_lead(payload)
+        } else {
+            payload
+        };
         match run(&event(&payload)) {
             Ok(Outcome::Deliver(request)) => {
                 assert_eq!(request.url, "https://api.close.com/api/v1/activity/note/");
@@ -92,12 +96,19 @@ fn every_dodo_event_type_becomes_a_note_on_a_known_lead() {
             Err(message) => panic!("{event_type}: {message}"),
         }
     }
-    for event_type in ["subscription.updated", "subscription.paused", "subscription.unpaused"] {
+    for event_type in [
+        "subscription.updated",
+        "subscription.paused",
+        "subscription.unpaused",
+    ] {
         let event = event(&with_lead(dodo("subscription.active"))).with_event_type(event_type);
         let body = delivered_json(&run(&event));
         let action = event_type.strip_prefix("subscription.").unwrap();
         assert!(
-            body["note"].as_str().unwrap().starts_with(&format!("Subscription {action}: 15.00 USD / Month")),
+            body["note"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("Subscription {action}: 15.00 USD / Month")),
             "{body}"
         );
     }
@@ -118,16 +129,31 @@ fn notes_read_well() {
          \n\
          Dodo Payments payment.failed · delivery test:msg_1"
     );
-    let mut payload = with_lead(samples().into_iter().find(|(t, _)| t == "subscription.on_hold").unwrap().1);
+    let mut payload = with_lead(
+        samples()
+            .into_iter()
+            .find(|(t, _)| t == "subscription.on_hold")
+            .unwrap()
+            .1,
+    );
     payload["data"]["cancel_at_next_billing_date"] = json!(true);
     let text = note(&payload);
-    assert!(text.starts_with("Subscription on hold: 4.20 USD / Month\n"), "{text}");
+    assert!(
+        text.starts_with("Subscription on hold: 4.20 USD / Month\n"),
+        "{text}"
+    );
     assert!(text.contains("\nCancels at next billing: yes\n"), "{text}");
-    assert!(text.contains("\nCustomer: john doe <test@acme.com>\n"), "{text}");
+    assert!(
+        text.contains("\nCustomer: john doe <test@acme.com>\n"),
+        "{text}"
+    );
 
     let text = note(&with_lead(dodo("refund.succeeded")));
     assert!(text.contains("\nPartial: no\n"), "{text}");
-    assert!(text.contains("\nReason: Customer requested a refund\n"), "{text}");
+    assert!(
+        text.contains("\nReason: Customer requested a refund\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -135,9 +161,15 @@ fn the_lead_id_comes_from_metadata() {
     // The payment's own metadata works too, and a customer's wins.
     let mut payload = dodo("payment.succeeded");
     payload["data"]["metadata"] = json!({"close_lead_id": "lead_fromPayment"});
-    assert_eq!(delivered_json(&run(&event(&payload)))["lead_id"], "lead_fromPayment");
+    assert_eq!(
+        delivered_json(&run(&event(&payload)))["lead_id"],
+        "lead_fromPayment"
+    );
     payload["data"]["customer"]["metadata"] = json!({"close_lead_id": " lead_fromCustomer "});
-    assert_eq!(delivered_json(&run(&event(&payload)))["lead_id"], "lead_fromCustomer");
+    assert_eq!(
+        delivered_json(&run(&event(&payload)))["lead_id"],
+        "lead_fromCustomer"
+    );
 
     // Another key.
     let mut payload = dodo("dispute.opened");
@@ -170,11 +202,21 @@ fn without_a_lead_id_new_customers_become_leads() {
                 "emails": [{"type": "office", "email": "jane.doe@example.com"}],
                 "phones": [{"type": "office", "phone": "+14155550123"}]}])
     );
-    assert!(lead["description"].as_str().unwrap().starts_with("Subscription active: 15.00 USD / Month\n"));
+    assert!(
+        lead["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Subscription active: 15.00 USD / Month\n")
+    );
     assert!(lead.get("status_id").is_none());
 
     let skipped = run(&event(&dodo("payment.succeeded"))).unwrap();
-    assert!(skipped.skip_reason().unwrap().contains("not in the new_lead_on setting"));
+    assert!(
+        skipped
+            .skip_reason()
+            .unwrap()
+            .contains("not in the new_lead_on setting")
+    );
 
     // Chosen types, a status and the customer id in a custom field.
     let configured = event(&dodo("payment.succeeded"))
@@ -255,10 +297,16 @@ fn defaults_nulls_and_unicode() {
     payload["data"]["customer"]["name"] = json!("Zoë 山田 🚀 <b>bold</b>");
     let text = note(&payload);
     assert!(text.contains("\nMethod: unknown\n"), "{text}");
-    assert!(text.contains("\nError: Payment processing failed\n"), "{text}");
+    assert!(
+        text.contains("\nError: Payment processing failed\n"),
+        "{text}"
+    );
     assert!(!text.contains("Error code"), "{text}");
     // Plain text, as it is: Close escapes it into HTML.
-    assert!(text.contains("\nCustomer: Zoë 山田 🚀 <b>bold</b> <jane.doe@example.com>\n"), "{text}");
+    assert!(
+        text.contains("\nCustomer: Zoë 山田 🚀 <b>bold</b> <jane.doe@example.com>\n"),
+        "{text}"
+    );
 
     // The failure default is for failed payments only.
     let text = note(&with_lead(dodo("payment.succeeded")));
@@ -267,7 +315,11 @@ fn defaults_nulls_and_unicode() {
     // Without a timestamp the note is dated on arrival.
     let mut payload = with_lead(dodo("dispute.opened"));
     payload.as_object_mut().unwrap().remove("timestamp");
-    assert!(delivered_json(&run(&event(&payload))).get("activity_at").is_none());
+    assert!(
+        delivered_json(&run(&event(&payload)))
+            .get("activity_at")
+            .is_none()
+    );
     payload["timestamp"] = json!("soon");
     assert_eq!(
         run(&event(&payload)).unwrap_err(),
@@ -280,7 +332,10 @@ fn long_text_is_cut() {
     let mut payload = with_lead(dodo("refund.succeeded"));
     payload["data"]["reason"] = json!("é".repeat(5_000));
     let text = note(&payload);
-    let reason = text.lines().find_map(|l| l.strip_prefix("Reason: ")).unwrap();
+    let reason = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Reason: "))
+        .unwrap();
     assert_eq!(reason.chars().count(), 1_000);
     assert!(reason.ends_with("é…"));
 
@@ -323,7 +378,10 @@ fn payloads_that_are_not_objects() {
         ("\"x\"", "payload is not a JSON object"),
     ] {
         let event = Event::from_payload("test", "msg_1", payload).with_event_type("dispute.won");
-        assert_eq!(run(&event).unwrap_err(), format!("close: dispute.won: {message}"));
+        assert_eq!(
+            run(&event).unwrap_err(),
+            format!("close: dispute.won: {message}")
+        );
     }
 }
 
@@ -332,7 +390,10 @@ fn other_event_types_are_skipped_without_reading_the_payload() {
     for event_type in ["payout.paid", "credit.added", "", "refund", "subscription."] {
         let garbage = Event::from_payload("test", "msg_1", "garbage").with_event_type(event_type);
         let outcome = run(&garbage).unwrap();
-        assert!(outcome.skip_reason().unwrap().contains("close maps"), "{event_type:?}");
+        assert!(
+            outcome.skip_reason().unwrap().contains("close maps"),
+            "{event_type:?}"
+        );
     }
 }
 
@@ -340,7 +401,11 @@ fn other_event_types_are_skipped_without_reading_the_payload() {
 fn never_panics_on_odd_payloads() {
     let mut runs = 0;
     let mut payloads: Vec<Value> = samples().into_iter().map(|(_, p)| p).collect();
-    for name in ["payment.succeeded", "subscription.cancelled", "dispute.opened"] {
+    for name in [
+        "payment.succeeded",
+        "subscription.cancelled",
+        "dispute.opened",
+    ] {
         payloads.push(dodo(name));
     }
     for payload in payloads {

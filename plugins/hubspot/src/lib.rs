@@ -63,7 +63,9 @@ impl Plugin for HubSpot {
                     "{event_type} carries no customer e-mail address, which HubSpot needs to find the contact"
                 )
             } else {
-                format!("hubspot maps payment.*, refund.*, dispute.* and subscription.* events, not {event_type}")
+                format!(
+                    "hubspot maps payment.*, refund.*, dispute.* and subscription.* events, not {event_type}"
+                )
             };
             return Ok(Outcome::skip(reason));
         };

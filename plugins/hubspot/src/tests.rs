@@ -193,8 +193,8 @@ fn endpoint_url_replaces_the_default() {
 fn uuid_is_stable_and_per_endpoint() {
     let payload = dodo("refund.succeeded").to_string();
     let uuid = |endpoint: &str| {
-        let event = Event::from_payload(endpoint, "msg_1", payload.clone())
-            .with_setting("portal_id", "1");
+        let event =
+            Event::from_payload(endpoint, "msg_1", payload.clone()).with_setting("portal_id", "1");
         delivered_json(&run(&event))["uuid"]
             .as_str()
             .unwrap()
@@ -211,7 +211,10 @@ fn amounts_follow_the_currency() {
     payload["data"]["currency"] = json!("JPY");
     payload["data"]["total_amount"] = json!(500);
     let props = properties(&payload);
-    assert_eq!((props["amount"].clone(), props["currency"].clone()), (json!("500"), json!("JPY")));
+    assert_eq!(
+        (props["amount"].clone(), props["currency"].clone()),
+        (json!("500"), json!("JPY"))
+    );
 
     let mut payload = dodo("subscription.active");
     payload["data"]["currency"] = json!("KWD");
@@ -237,7 +240,10 @@ fn defaults_and_nulls() {
     assert_eq!(props["payment_method"], "unknown");
     assert_eq!(props["error_message"], "Payment processing failed");
     assert!(props.get("customer_name").is_none());
-    assert!(props.get("subscription_id").is_none(), "null in the fixture");
+    assert!(
+        props.get("subscription_id").is_none(),
+        "null in the fixture"
+    );
 
     // The failure default only applies to failed payments.
     let props = properties(&dodo("payment.succeeded"));
@@ -249,7 +255,10 @@ fn defaults_and_nulls() {
 
     let mut payload = dodo("subscription.active");
     payload["data"]["next_billing_date"] = Value::Null;
-    payload["data"].as_object_mut().unwrap().remove("recurring_pre_tax_amount");
+    payload["data"]
+        .as_object_mut()
+        .unwrap()
+        .remove("recurring_pre_tax_amount");
     let props = properties(&payload);
     assert!(props.get("next_billing_date").is_none());
     assert!(props.get("amount").is_none());
@@ -349,9 +358,19 @@ fn payloads_that_are_not_objects() {
 
 #[test]
 fn other_event_types_are_skipped_without_reading_the_payload() {
-    for event_type in ["payout.paid", "credit.added", "", "payment", "payment.", "license_key.created"] {
+    for event_type in [
+        "payout.paid",
+        "credit.added",
+        "",
+        "payment",
+        "payment.",
+        "license_key.created",
+    ] {
         let garbage = Event::from_payload("test", "msg_1", "garbage").with_event_type(event_type);
-        assert!(matches!(run(&garbage), Ok(Outcome::Skip(_))), "{event_type:?}");
+        assert!(
+            matches!(run(&garbage), Ok(Outcome::Skip(_))),
+            "{event_type:?}"
+        );
     }
 }
 
@@ -359,7 +378,11 @@ fn other_event_types_are_skipped_without_reading_the_payload() {
 fn never_panics_on_odd_payloads() {
     let mut runs = 0;
     let mut payloads: Vec<Value> = samples().into_iter().map(|(_, p)| p).collect();
-    for name in ["payment.succeeded", "subscription.cancelled", "dispute.opened"] {
+    for name in [
+        "payment.succeeded",
+        "subscription.cancelled",
+        "dispute.opened",
+    ] {
         payloads.push(dodo(name));
     }
     for payload in payloads {

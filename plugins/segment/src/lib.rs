@@ -91,9 +91,7 @@ impl Plugin for Segment {
             .set("properties", properties.0);
         batch.push(checked("track", call)?);
 
-        Ok(Request::post(url)
-            .json(json!({ "batch": batch }))
-            .into())
+        Ok(Request::post(url).json(json!({ "batch": batch })).into())
     }
 }
 
@@ -253,7 +251,9 @@ impl Properties {
     fn count(&mut self, key: &str, field: &Field) -> Result<&mut Self, Error> {
         let count = match integer(field)? {
             None => None,
-            Some(n) => Some(i64::try_from(n).map_err(|_| Error::invalid(field.path(), "an integer"))?),
+            Some(n) => {
+                Some(i64::try_from(n).map_err(|_| Error::invalid(field.path(), "an integer"))?)
+            }
         };
         self.0.insert(key, count.map(Value::from));
         Ok(self)
@@ -263,7 +263,8 @@ impl Properties {
     /// e-commerce spec types `total`, `revenue`, `tax` as numbers).
     fn amount(&mut self, key: &str, field: &Field, currency: &str) -> Result<&mut Self, Error> {
         let value = field.money(currency)?;
-        self.0.insert(key, value.as_deref().and_then(decimal_number));
+        self.0
+            .insert(key, value.as_deref().and_then(decimal_number));
         Ok(self)
     }
 
@@ -339,7 +340,7 @@ fn products(data: &Field) -> Result<Option<Value>, Error> {
             .count("quantity", &line.get("quantity"))?;
         products.push(Value::from(product.0));
     }
-    Ok((!products.is_empty()).then(|| Value::Array(products)))
+    Ok((!products.is_empty()).then_some(Value::Array(products)))
 }
 
 fn payment(dodo: &Envelope, event_type: &str) -> Result<Properties, Error> {
@@ -394,9 +395,11 @@ fn refund(dodo: &Envelope, event_type: &str) -> Result<Properties, Error> {
     let mut props = Properties::default();
     if event_type == "refund.succeeded" {
         // E-commerce spec: `Order Refunded` names the order and its total.
-        props
-            .id("order_id", &data.get("payment_id"))?
-            .amount("total", &data.get("amount"), currency)?;
+        props.id("order_id", &data.get("payment_id"))?.amount(
+            "total",
+            &data.get("amount"),
+            currency,
+        )?;
     }
     props
         .id("refund_id", &data.get("refund_id"))?

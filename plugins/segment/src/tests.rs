@@ -82,17 +82,27 @@ fn every_dodo_event_type_is_delivered() {
         assert_eq!(track["messageId"], "test:msg_1");
         assert_eq!(track["timestamp"], payload["timestamp"]);
         assert!(track["userId"].as_str().unwrap().starts_with("cus_"));
-        names.push((event_type.clone(), track["event"].as_str().unwrap().to_owned()));
+        names.push((
+            event_type.clone(),
+            track["event"].as_str().unwrap().to_owned(),
+        ));
         if event_type == "license_key.created" {
             // No traits to identify with, and never the key itself.
             assert_eq!(calls.len(), 1);
-            assert!(!track.to_string().contains(payload["data"]["key"].as_str().unwrap()));
+            assert!(
+                !track
+                    .to_string()
+                    .contains(payload["data"]["key"].as_str().unwrap())
+            );
         } else {
             assert_eq!(calls.len(), 2, "{event_type}");
             assert_eq!(calls[0]["type"], "identify");
             assert_eq!(calls[0]["messageId"], "test:msg_1:identify");
             assert_eq!(calls[0]["userId"], track["userId"]);
-            assert_eq!(calls[0]["traits"]["email"], payload["data"]["customer"]["email"]);
+            assert_eq!(
+                calls[0]["traits"]["email"],
+                payload["data"]["customer"]["email"]
+            );
         }
     }
     let name = |t: &str| names.iter().find(|(e, _)| e == t).unwrap().1.clone();
@@ -104,7 +114,10 @@ fn every_dodo_event_type_is_delivered() {
     assert_eq!(name("dispute.challenged"), "Dispute Challenged");
     assert_eq!(name("subscription.active"), "Subscription Started");
     assert_eq!(name("subscription.on_hold"), "Subscription On Hold");
-    assert_eq!(name("subscription.plan_changed"), "Subscription Plan Changed");
+    assert_eq!(
+        name("subscription.plan_changed"),
+        "Subscription Plan Changed"
+    );
     assert_eq!(name("license_key.created"), "License Key Created");
 
     for (event_type, expected) in [
@@ -253,7 +266,8 @@ fn regional_endpoint_keeps_its_origin() {
 fn message_ids_are_stable_and_short() {
     let payload = dodo("payment.succeeded").to_string();
     let ids = |endpoint: &str| {
-        let event = Event::from_payload(endpoint, "msg_2qH7sL1xK9vN3bT6yR4pW8zE5cF", payload.clone());
+        let event =
+            Event::from_payload(endpoint, "msg_2qH7sL1xK9vN3bT6yR4pW8zE5cF", payload.clone());
         let body = delivered_json(&run(&event));
         (
             body["batch"][0]["messageId"].as_str().unwrap().to_owned(),
@@ -313,7 +327,11 @@ fn unicode_is_kept_and_long_text_is_cut() {
     let calls = calls(&payload);
     assert_eq!(calls[0]["traits"]["name"], "Zoë 山田 🚀");
     let reason = calls[1]["properties"]["reason"].as_str().unwrap();
-    assert!(reason.len() <= 1_000 && reason.len() > 990, "{}", reason.len());
+    assert!(
+        reason.len() <= 1_000 && reason.len() > 990,
+        "{}",
+        reason.len()
+    );
     assert!(reason.ends_with("…"));
     assert!(reason.starts_with("返品返品"));
 }
@@ -337,11 +355,31 @@ fn calls_over_32_kb_are_refused() {
 #[test]
 fn errors_name_the_field() {
     for (event_type, patch, message) in [
-        ("payment.succeeded", json!({"total_amount": 21.59}), "data.total_amount is not an integer"),
-        ("payment.succeeded", json!({"tax": "1.60"}), "data.tax is not an integer"),
-        ("payment.succeeded", json!({"product_cart": "pdt_1"}), "data.product_cart is not an array"),
-        ("refund.succeeded", json!({"is_partial": "no"}), "data.is_partial is not a boolean"),
-        ("subscription.active", json!({"quantity": 1.5}), "data.quantity is not an integer"),
+        (
+            "payment.succeeded",
+            json!({"total_amount": 21.59}),
+            "data.total_amount is not an integer",
+        ),
+        (
+            "payment.succeeded",
+            json!({"tax": "1.60"}),
+            "data.tax is not an integer",
+        ),
+        (
+            "payment.succeeded",
+            json!({"product_cart": "pdt_1"}),
+            "data.product_cart is not an array",
+        ),
+        (
+            "refund.succeeded",
+            json!({"is_partial": "no"}),
+            "data.is_partial is not a boolean",
+        ),
+        (
+            "subscription.active",
+            json!({"quantity": 1.5}),
+            "data.quantity is not an integer",
+        ),
     ] {
         let mut payload = dodo(event_type);
         for (key, value) in patch.as_object().unwrap() {
@@ -377,10 +415,19 @@ fn payloads_that_are_not_objects() {
 
 #[test]
 fn other_event_types_are_skipped_without_reading_the_payload() {
-    for event_type in ["payout.paid", "abandoned_checkout.detected", "", "payment", "dispute."] {
+    for event_type in [
+        "payout.paid",
+        "abandoned_checkout.detected",
+        "",
+        "payment",
+        "dispute.",
+    ] {
         let garbage = Event::from_payload("test", "msg_1", "garbage").with_event_type(event_type);
         let outcome = run(&garbage).unwrap();
-        assert!(outcome.skip_reason().unwrap().contains("segment maps"), "{event_type:?}");
+        assert!(
+            outcome.skip_reason().unwrap().contains("segment maps"),
+            "{event_type:?}"
+        );
     }
 }
 
@@ -388,7 +435,11 @@ fn other_event_types_are_skipped_without_reading_the_payload() {
 fn never_panics_on_odd_payloads() {
     let mut runs = 0;
     let mut payloads: Vec<Value> = samples().into_iter().map(|(_, p)| p).collect();
-    for name in ["payment.succeeded", "subscription.cancelled", "dispute.opened"] {
+    for name in [
+        "payment.succeeded",
+        "subscription.cancelled",
+        "dispute.opened",
+    ] {
         payloads.push(dodo(name));
     }
     for payload in payloads {
