@@ -8,7 +8,7 @@
 //! The mapping is the table in this crate's README.md.
 
 use hookwasm_sdk::ids::{NAMESPACE_URL, sha256_hex, uuid_v5};
-use hookwasm_sdk::money::format_minor_units;
+use hookwasm_sdk::money::exponent;
 use hookwasm_sdk::prelude::*;
 use hookwasm_sdk::serde_json::{self, Number};
 use hookwasm_sdk::url::origin;
@@ -120,7 +120,7 @@ fn track_name(event_type: &str) -> Option<String> {
                 name.push(' ');
                 let mut chars = word.chars();
                 if let Some(first) = chars.next() {
-                    name.extend(first.to_uppercase());
+                    name.push(first.to_ascii_uppercase());
                     name.push_str(chars.as_str());
                 }
             }
@@ -153,7 +153,7 @@ fn base_url(event: &Event) -> Result<String, Error> {
 }
 
 /// `userId` ← the Dodo customer id; for a customer without one,
-/// `anonymousId` ← a UUIDv5 of the (lower-cased) e-mail address, the same for
+/// `anonymousId` ← a UUIDv5 of the e-mail address (ASCII lower-cased), the same for
 /// every event of that address. Segment needs one of the two.
 fn identity(dodo: &Envelope) -> Result<Object, Error> {
     let customer = dodo.customer();
@@ -165,7 +165,7 @@ fn identity(dodo: &Envelope) -> Result<Object, Error> {
         return Ok(Object::new().set("userId", id));
     }
     if let Some(email) = customer.get("email").non_empty_str()? {
-        let seed = format!("mailto:{}", email.to_lowercase());
+        let seed = format!("mailto:{}", email.to_ascii_lowercase());
         return Ok(Object::new().set("anonymousId", uuid_v5(NAMESPACE_URL, &seed)));
     }
     Err(Error::missing("data.customer.customer_id"))
@@ -262,9 +262,8 @@ impl Properties {
     /// An amount in minor units as a number in the currency's unit (the
     /// e-commerce spec types `total`, `revenue`, `tax` as numbers).
     fn amount(&mut self, key: &str, field: &Field, currency: &str) -> Result<&mut Self, Error> {
-        let value = field.money(currency)?;
-        self.0
-            .insert(key, value.as_deref().and_then(decimal_number));
+        let value = integer(field)?.and_then(|minor| amount_number(minor, currency));
+        self.0.insert(key, value);
         Ok(self)
     }
 
@@ -288,15 +287,19 @@ fn cut(text: &str) -> String {
     format!("{}…", &text[..end])
 }
 
-/// A decimal string ("21.59", "500", "-2.50") as a JSON number.
-fn decimal_number(text: &str) -> Option<Value> {
-    if let Ok(whole) = text.parse::<i64>() {
-        return Some(Value::from(whole));
-    }
-    text.parse::<f64>()
-        .ok()
-        .and_then(Number::from_f64)
-        .map(Value::Number)
+/// An amount in minor units as a JSON number in the currency's unit, using
+/// its ISO 4217 exponent: `2159` USD → `21.59`, `500` JPY → `500`, `1234`
+/// KWD → `1.234`. Dividing two exact values by a power of ten is correctly
+/// rounded: the same number as parsing the decimal text, without linking a
+/// float parser into the plugin.
+fn amount_number(minor: i128, currency: &str) -> Option<Value> {
+    let scale = match exponent(currency) {
+        0 => return i64::try_from(minor).ok().map(Value::from),
+        3 => 1_000.0,
+        _ => 100.0,
+    };
+    // Exact for amounts below 2^53 minor units.
+    Number::from_f64(minor as f64 / scale).map(Value::Number)
 }
 
 /// An integer (a JSON integer, or for amounts a string of digits); `None`
@@ -360,10 +363,7 @@ fn payment(dodo: &Envelope, event_type: &str) -> Result<Properties, Error> {
             .amount("total", &data.get("total_amount"), currency)?
             .set(
                 "revenue",
-                revenue
-                    .and_then(|minor| format_minor_units(&minor.to_string(), currency))
-                    .as_deref()
-                    .and_then(decimal_number),
+                revenue.and_then(|minor| amount_number(minor, currency)),
             )
             .amount("tax", &data.get("tax"), currency)?;
     } else {
