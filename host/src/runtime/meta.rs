@@ -1,7 +1,8 @@
 //! Reads a plugin's self-description from its component bytes, without
 //! compiling it: the `hookwasm-plugin` custom section that the Rust SDK
-//! writes, or the `version`/`description` sections that `wasm-tools metadata
-//! add` writes for components made in other languages.
+//! writes (and `hookwasm-form`, how a dashboard asks for an endpoint's
+//! fields), or the `version`/`description` sections that `wasm-tools
+//! metadata add` writes for components made in other languages.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,12 +21,104 @@ pub struct PluginMeta {
     /// holds the plugin to this origin.
     #[serde(default)]
     pub default_url: Option<String>,
+    /// From the `hookwasm-form` section.
+    #[serde(skip)]
+    pub form: Option<PluginForm>,
 }
+
+/// The custom section holding a plugin's [`PluginForm`] as JSON.
+pub const FORM_SECTION: &str = "hookwasm-form";
+
+/// How a form asks for the fields of an endpoint that runs a plugin: the
+/// dashboard's "Add endpoint" card and form. Written by the plugin's
+/// author (`form.json` beside a built-in's `Cargo.toml`); unknown keys are
+/// ignored so that newer plugins load on older hosts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PluginForm {
+    /// The card's name, e.g. "Customer.io".
+    #[serde(default)]
+    pub title: Option<String>,
+    /// messaging, crm, analytics, email, automation, workflow, webhook,
+    /// transformation.
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub url: Option<FormUrl>,
+    #[serde(default)]
+    pub auth: FormAuth,
+    #[serde(default)]
+    pub settings: Vec<FormSetting>,
+    /// The event types the plugin maps: a sensible default filter.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// The endpoint's transformation is code the user writes (`js`).
+    #[serde(default)]
+    pub code: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FormUrl {
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub placeholder: Option<String>,
+    #[serde(default)]
+    pub help: Option<String>,
+    /// The URL itself is a credential (Slack, Zapier): shown masked.
+    #[serde(default)]
+    pub secret: bool,
+}
+
+/// Which credential the endpoint's `auth` holds, and what to call it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FormAuth {
+    /// None (the URL carries the secret, or there is none).
+    #[default]
+    None,
+    Bearer {
+        #[serde(default)]
+        label: Option<String>,
+    },
+    Basic {
+        #[serde(default)]
+        username_label: Option<String>,
+        /// Absent: the password is empty (a write key as the username).
+        #[serde(default)]
+        password_label: Option<String>,
+    },
+    Header {
+        name: String,
+        #[serde(default)]
+        label: Option<String>,
+    },
+    /// Any of them, the user's choice (a JavaScript transformation).
+    Choice,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FormSetting {
+    pub key: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub placeholder: Option<String>,
+    #[serde(default)]
+    pub help: Option<String>,
+}
+
+/// A form section larger than this is ignored.
+const MAX_FORM: usize = 64 << 10;
 
 const MAX_FIELD: usize = 512;
 
 pub fn read(bytes: &[u8]) -> PluginMeta {
     let mut ours = None;
+    let mut form = None;
     let mut standard = PluginMeta::default();
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
         let Ok(wasmparser::Payload::CustomSection(section)) = payload else {
@@ -39,6 +132,9 @@ pub fn read(bytes: &[u8]) -> PluginMeta {
         match section.name() {
             SECTION => {
                 ours = serde_json::from_slice::<PluginMeta>(section.data()).ok();
+            }
+            FORM_SECTION if section.data().len() <= MAX_FORM => {
+                form = serde_json::from_slice::<PluginForm>(section.data()).ok();
             }
             "version" if standard.version.is_none() => standard.version = text(),
             "description" if standard.description.is_none() => standard.description = text(),
@@ -54,6 +150,7 @@ pub fn read(bytes: &[u8]) -> PluginMeta {
     ] {
         *field = field.take().map(|s| clip(&s)).filter(|s| !s.is_empty());
     }
+    meta.form = form;
     meta
 }
 
@@ -119,6 +216,33 @@ mod tests {
         assert_eq!(meta.version.as_deref(), Some("1.2.3"));
         assert_eq!(meta.description.as_deref(), Some("made with jco"));
         assert_eq!(read(b"not wasm at all"), PluginMeta::default());
+    }
+
+    #[test]
+    fn reads_the_form_section_and_ignores_a_broken_one() {
+        let form = br#"{"title":"Loops","auth":{"kind":"bearer","label":"API key"},"settings":[{"key":"retry_link"}],"future":1}"#;
+        let meta = read(&module_with(&[(FORM_SECTION, form)]));
+        let form = meta.form.unwrap();
+        assert_eq!(form.title.as_deref(), Some("Loops"));
+        assert_eq!(
+            form.auth,
+            FormAuth::Bearer {
+                label: Some("API key".into())
+            }
+        );
+        assert_eq!(form.settings[0].key, "retry_link");
+        assert_eq!(read(&module_with(&[(FORM_SECTION, b"{nope")])).form, None);
+    }
+
+    #[test]
+    fn every_built_in_describes_its_form() {
+        for (name, bytes) in crate::runtime::builtin::BUILTINS {
+            let meta = read(bytes);
+            let form = meta
+                .form
+                .unwrap_or_else(|| panic!("{name} has no readable hookwasm-form section"));
+            assert!(form.title.is_some(), "{name}");
+        }
     }
 
     #[test]

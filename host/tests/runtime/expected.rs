@@ -1,5 +1,5 @@
-//! The four built-in plugins, through the real runtime, against every
-//! expected result in `tests/fixtures/expected/` (24 cases).
+//! Every built-in connector, through the real runtime, against every
+//! expected result in `tests/fixtures/expected/` (six fixtures each).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +18,8 @@ async fn every_expected_case_matches() {
         .map(|e| e.unwrap().path())
         .collect();
     cases.sort();
-    assert_eq!(cases.len(), 24, "4 plugins × 6 events");
+    let connectors = builtin::BUILTINS.iter().filter(|(n, _)| *n != "js").count();
+    assert_eq!(cases.len(), connectors * 6, "6 fixtures per built-in connector");
 
     let mut failures = Vec::new();
     for case in &cases {

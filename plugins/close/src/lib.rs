@@ -39,6 +39,7 @@ hookwasm_sdk::plugin!(
     name = "close",
     description = "Dodo Payments events to Close CRM notes on the customer's lead, or new leads",
     default_url = DEFAULT_URL,
+    form = include_str!("../form.json"),
 );
 
 /// The kinds of Dodo event this plugin maps, by the event type's first part.

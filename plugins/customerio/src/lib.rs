@@ -19,6 +19,7 @@ hookwasm_sdk::plugin!(
     name = "customerio",
     description = "Dodo Payments events to Customer.io people and events (Track API v2)",
     default_url = DEFAULT_BASE,
+    form = include_str!("../form.json"),
 );
 
 impl Plugin for CustomerIo {

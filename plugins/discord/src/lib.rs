@@ -45,6 +45,7 @@ hookwasm_sdk::plugin!(
     Discord,
     name = "discord",
     description = "Dodo Payments events to Discord messages (channel webhook, embeds)",
+    form = include_str!("../form.json"),
 );
 
 impl Plugin for Discord {

@@ -27,6 +27,7 @@ hookwasm_sdk::plugin!(
     name = "hubspot",
     description = "Dodo Payments events to HubSpot custom events on the customer's contact",
     default_url = DEFAULT_URL,
+    form = include_str!("../form.json"),
 );
 
 /// The kinds of Dodo event this plugin maps, by the event type's first part.

@@ -13,6 +13,7 @@ hookwasm_sdk::plugin!(
     Inngest,
     name = "inngest",
     description = "Dodo Payments events to Inngest events (durable functions)",
+    form = include_str!("../form.json"),
 );
 
 impl Plugin for Inngest {

@@ -28,6 +28,7 @@ hookwasm_sdk::plugin!(
     name = "js",
     description =
         "Runs a JavaScript `function handler(webhook)` (Svix/Dodo style) inside the sandbox",
+    form = include_str!("../form.json"),
 );
 
 /// Two exports beside the contract's `transform`, for the host's snapshots

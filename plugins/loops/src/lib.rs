@@ -22,6 +22,7 @@ hookwasm_sdk::plugin!(
     name = "loops",
     description = "Dodo Payments events to Loops events (transactional e-mail)",
     default_url = DEFAULT_URL,
+    form = include_str!("../form.json"),
 );
 
 impl Plugin for Loops {

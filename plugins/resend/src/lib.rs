@@ -46,6 +46,7 @@ hookwasm_sdk::plugin!(
     name = "resend",
     description = "Dodo Payments events to Resend e-mails (a built-in e-mail or a Resend template)",
     default_url = DEFAULT_URL,
+    form = include_str!("../form.json"),
 );
 
 impl Plugin for Resend {

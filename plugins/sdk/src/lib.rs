@@ -148,7 +148,7 @@ pub mod prelude {
 /// Not public API: used by the code that [`plugin!`] expands to.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::plugin::{metadata_json, metadata_len};
+    pub use crate::plugin::{form_bytes, form_len, metadata_json, metadata_len};
     pub use std::string::String;
     pub use wit_bindgen;
 }

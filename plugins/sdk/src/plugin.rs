@@ -28,6 +28,10 @@ pub trait Metadata {
     /// (e.g. Loops' API). The host then holds the plugin to this URL's
     /// origin, and refuses endpoints without a URL for plugins that have none.
     const DEFAULT_URL: Option<&'static str>;
+    /// How a dashboard asks for this plugin's endpoint fields (URL,
+    /// credentials, settings): the JSON of the crate's `form.json`, written
+    /// to the `hookwasm-form` custom section.
+    const FORM: Option<&'static str> = None;
 }
 
 /// Runs `P` on `event` as the host would: errors become the contract's
@@ -53,6 +57,8 @@ pub fn call<P: Plugin + Metadata>(event: &Event) -> Result<Outcome, String> {
 ///     description = "Dodo Payments events to Loops",
 ///     // Optional: only for plugins that work without an endpoint URL.
 ///     default_url = "https://app.loops.so/api/v1/events/send",
+///     // Optional: how a dashboard's form asks for the endpoint's fields.
+///     form = r#"{"title": "Loops", "auth": {"kind": "bearer", "label": "API key"}}"#,
 /// );
 /// assert_eq!(<Loops as Metadata>::NAME, "loops");
 /// ```
@@ -69,23 +75,29 @@ pub fn call<P: Plugin + Metadata>(event: &Event) -> Result<Outcome, String> {
 /// Use it once per plugin crate, at the top level of the crate.
 #[macro_export]
 macro_rules! plugin {
-    ($plugin:ident, name = $name:expr, description = $description:expr $(,)?) => {
-        $crate::plugin!(@impl $plugin, $name, $description, ::core::option::Option::None);
-    };
     (
         $plugin:ident,
         name = $name:expr,
-        description = $description:expr,
-        default_url = $default_url:expr $(,)?
+        description = $description:expr
+        $(, default_url = $default_url:expr)?
+        $(, form = $form:expr)?
+        $(,)?
     ) => {
-        $crate::plugin!(@impl $plugin, $name, $description, ::core::option::Option::Some($default_url));
+        $crate::plugin!(
+            @impl $plugin,
+            $name,
+            $description,
+            $crate::__option!($($default_url)?),
+            $crate::__option!($($form)?)
+        );
     };
-    (@impl $plugin:ident, $name:expr, $description:expr, $default_url:expr) => {
+    (@impl $plugin:ident, $name:expr, $description:expr, $default_url:expr, $form:expr) => {
         impl $crate::Metadata for $plugin {
             const NAME: &'static str = $name;
             const VERSION: &'static str = env!("CARGO_PKG_VERSION");
             const DESCRIPTION: &'static str = $description;
             const DEFAULT_URL: ::core::option::Option<&'static str> = $default_url;
+            const FORM: ::core::option::Option<&'static str> = $form;
         }
 
         #[cfg(target_arch = "wasm32")]
@@ -95,6 +107,12 @@ macro_rules! plugin {
             #[used]
             static HOOKWASM_PLUGIN_METADATA: [u8; LEN] =
                 $crate::__private::metadata_json::<$plugin, LEN>();
+
+            const FORM_LEN: usize = $crate::__private::form_len::<$plugin>();
+            #[unsafe(link_section = "hookwasm-form")]
+            #[used]
+            static HOOKWASM_PLUGIN_FORM: [u8; FORM_LEN] =
+                $crate::__private::form_bytes::<$plugin, FORM_LEN>();
 
             impl $crate::bindings::Guest for $plugin {
                 fn transform(
@@ -107,6 +125,36 @@ macro_rules! plugin {
             $crate::bindings::__export!($plugin with_types_in $crate::bindings);
         };
     };
+}
+
+/// `None`, or `Some` of the one expression given: for [`plugin!`]'s
+/// optional arguments.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __option {
+    () => {
+        ::core::option::Option::None
+    };
+    ($value:expr) => {
+        ::core::option::Option::Some($value)
+    };
+}
+
+/// Length of `M`'s form description (0 without one).
+pub const fn form_len<M: Metadata + ?Sized>() -> usize {
+    match M::FORM {
+        Some(form) => form.len(),
+        None => 0,
+    }
+}
+
+/// `M`'s form description as bytes, for the `hookwasm-form` section.
+pub const fn form_bytes<M: Metadata + ?Sized, const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    if let Some(form) = M::FORM {
+        copy(&mut out, 0, form);
+    }
+    out
 }
 
 const PREFIX: &str = "{\"name\":\"";

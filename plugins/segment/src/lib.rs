@@ -44,6 +44,7 @@ hookwasm_sdk::plugin!(
     name = "segment",
     description = "Dodo Payments events to Segment identify and track calls (HTTP Tracking API)",
     default_url = DEFAULT_URL,
+    form = include_str!("../form.json"),
 );
 
 impl Plugin for Segment {

@@ -29,6 +29,7 @@ hookwasm_sdk::plugin!(
     name = "sendgrid",
     description = "Dodo Payments events to SendGrid dynamic template e-mails (v3 Mail Send)",
     default_url = DEFAULT_URL,
+    form = include_str!("../form.json"),
 );
 
 impl Plugin for SendGrid {

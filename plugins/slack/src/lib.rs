@@ -44,6 +44,7 @@ hookwasm_sdk::plugin!(
     Slack,
     name = "slack",
     description = "Dodo Payments events to Slack messages (incoming webhook, Block Kit)",
+    form = include_str!("../form.json"),
 );
 
 impl Plugin for Slack {

@@ -43,6 +43,7 @@ hookwasm_sdk::plugin!(
     Teams,
     name = "teams",
     description = "Dodo Payments events to Microsoft Teams Adaptive Cards (Workflows webhook)",
+    form = include_str!("../form.json"),
 );
 
 impl Plugin for Teams {

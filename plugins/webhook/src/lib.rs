@@ -16,6 +16,7 @@ hookwasm_sdk::plugin!(
     Webhook,
     name = "webhook",
     description = "Forwards each event's payload unchanged to the endpoint URL (the host signs it)",
+    form = include_str!("../form.json"),
 );
 
 impl Plugin for Webhook {

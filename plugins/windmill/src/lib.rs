@@ -15,6 +15,7 @@ hookwasm_sdk::plugin!(
     Windmill,
     name = "windmill",
     description = "Dodo Payments events to Windmill flow or script runs",
+    form = include_str!("../form.json"),
 );
 
 impl Plugin for Windmill {

@@ -17,6 +17,7 @@ hookwasm_sdk::plugin!(
     Zapier,
     name = "zapier",
     description = "Dodo Payments events to a Zapier Catch Hook, as flat JSON for the field mapper",
+    form = include_str!("../form.json"),
 );
 
 /// Deeper objects than this are sent as one JSON string field (Dodo's own
