@@ -570,6 +570,34 @@ impl State {
         Ok(())
     }
 
+    /// What the OS does by itself given time: every pending name and
+    /// write reaches the disk (directories from the root down, then files).
+    fn writeback(&mut self) -> io::Result<()> {
+        let mut dirs = vec![ROOT];
+        let mut at = 0;
+        while at < dirs.len() {
+            let dir = dirs[at];
+            at += 1;
+            self.sync_dir(dir)?;
+            dirs.extend(
+                self.nodes[&dir]
+                    .entries
+                    .values()
+                    .filter(|ino| self.nodes[*ino].dir),
+            );
+        }
+        let pending: Vec<Ino> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.overlay.is_some() && n.parent.is_some())
+            .map(|(ino, _)| *ino)
+            .collect();
+        for ino in pending {
+            self.sync_file(ino)?;
+        }
+        Ok(())
+    }
+
     /// The power cut: what was not synced is gone.
     fn drop_unsynced(&mut self) -> io::Result<()> {
         for node in self.nodes.values_mut() {
@@ -1209,6 +1237,13 @@ impl PowerCut {
         state.drop_unsynced().expect("dropping the unsynced state");
     }
 
+    /// Everything pending reaches the disk, as the OS's writeback would
+    /// make it given the time (not a promise any program may rely on).
+    pub fn writeback(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.writeback().expect("writing everything back");
+    }
+
     /// How many cuts so far.
     pub fn cuts(&self) -> usize {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).cuts
@@ -1480,6 +1515,19 @@ mod semantics {
         std::fs::remove_file(&path).unwrap();
         fs.drop_unsynced();
         assert_eq!(read(&path).unwrap(), b"data");
+    }
+
+    #[test]
+    fn writeback_makes_everything_durable() {
+        let Some(fs) = mounted("writeback_makes_everything_durable", Mode::Strict) else {
+            return;
+        };
+        let path = fs.path().join("d").join("f");
+        std::fs::create_dir(fs.path().join("d")).unwrap();
+        std::fs::write(&path, b"written back").unwrap();
+        fs.writeback();
+        fs.drop_unsynced();
+        assert_eq!(read(&path).unwrap(), b"written back");
     }
 
     #[test]

@@ -270,17 +270,40 @@ impl Hookwasm {
         rest: &str,
         prepare: impl FnOnce(&Path),
     ) -> Hookwasm {
+        Hookwasm::start_config(server_extra, rest, prepare, None).await
+    }
+
+    /// Like `start`, with its data in `data_dir` (which may be elsewhere,
+    /// e.g. on a test file system) and the compiled-plugin cache where the
+    /// product keeps it by default, inside the data directory, instead of
+    /// the tests' shared cache.
+    pub async fn start_on(data_dir: &Path, rest: &str) -> Hookwasm {
+        Hookwasm::start_config("", rest, |_| {}, Some(data_dir)).await
+    }
+
+    async fn start_config(
+        server_extra: &str,
+        rest: &str,
+        prepare: impl FnOnce(&Path),
+        data_dir: Option<&Path>,
+    ) -> Hookwasm {
         let dir = tempfile::tempdir().unwrap();
         let ingest: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let config = dir.path().join("hookwasm.toml");
+        let storage = match data_dir {
+            Some(data) => format!("data_dir = {:?}", data.display().to_string()),
+            None => format!(
+                "data_dir = \"data\"\ncache_dir = {:?}",
+                shared_cache().display().to_string()
+            ),
+        };
         let text = format!(
             r#"
 [server]
 listen = "{ingest}"
-data_dir = "data"
+{storage}
 plugins_dir = "plugins"
-cache_dir = "{cache}"
 allow_private_destinations = true
 shutdown_grace_secs = 5
 {server_extra}
@@ -292,8 +315,7 @@ token = "test-admin-token-0123456789"
 secrets = ["{SECRET}"]
 
 {rest}
-"#,
-            cache = shared_cache().display()
+"#
         );
         std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
         prepare(&dir.path().join("plugins"));
@@ -383,6 +405,15 @@ secrets = ["{SECRET}"]
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// SIGSTOP: the server runs no more instruction until killed (what a
+    /// power cut does to it, before `kill9` ends it for good).
+    pub fn sigstop(&self) {
+        if let Some(child) = self.child.as_ref() {
+            // SAFETY: signalling our own child, which has not been reaped.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGSTOP) };
         }
     }
 
