@@ -39,8 +39,8 @@ use std::time::{Duration, SystemTime};
 use fuser::{
     AccessFlags, BsdFileFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
     Generation, INodeNo, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
-    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request,
-    TimeOrNow, WriteFlags,
+    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow,
+    WriteFlags,
 };
 
 /// When namespace operations become durable.
@@ -149,6 +149,9 @@ struct State {
     next_ino: Ino,
     activity: BTreeMap<String, Activity>,
     cuts: usize,
+    /// Between a cut and the restart: what the stopped processes still had
+    /// in flight fails instead of landing on the state after the cut.
+    power_out: bool,
 }
 
 fn errno(e: io::Error) -> Errno {
@@ -171,6 +174,7 @@ impl State {
             next_ino: ROOT + 1,
             activity: BTreeMap::new(),
             cuts: 0,
+            power_out: false,
         };
         state.scan(ROOT, &root)?;
         Ok(state)
@@ -218,7 +222,11 @@ impl State {
 
     fn dir(&self, ino: Ino) -> Result<&Node, Errno> {
         let node = self.node(ino)?;
-        if node.dir { Ok(node) } else { Err(Errno::ENOTDIR) }
+        if node.dir {
+            Ok(node)
+        } else {
+            Err(Errno::ENOTDIR)
+        }
     }
 
     fn attr(&self, ino: Ino) -> Result<FileAttr, Errno> {
@@ -473,7 +481,10 @@ impl State {
         }
         let end = size.min(offset + len);
         let mut out = vec![0u8; (end - offset) as usize];
-        let base_len = node.overlay.as_ref().map_or(node.durable_len, |o| o.base_len);
+        let base_len = node
+            .overlay
+            .as_ref()
+            .map_or(node.durable_len, |o| o.base_len);
         if offset < base_len {
             let n = (base_len.min(end) - offset) as usize;
             self.backing(ino)
@@ -660,6 +671,16 @@ impl PowerCutFs {
     fn state(&self) -> MutexGuard<'_, State> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// The state, unless the power is out: then the operation fails, as
+    /// on a disk that is gone.
+    fn live(&self) -> Result<MutexGuard<'_, State>, Errno> {
+        let state = self.state();
+        if state.power_out {
+            return Err(Errno::EIO);
+        }
+        Ok(state)
+    }
 }
 
 fn new_node(state: &mut State, req: &Request, dir: bool, mode: u32, umask: u32) -> Ino {
@@ -688,7 +709,10 @@ fn link(state: &mut State, parent: Ino, name: &OsStr, ino: Ino) -> Result<(), Er
 
 impl Filesystem for PowerCutFs {
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        let state = self.state();
+        let state = match self.live() {
+            Ok(state) => state,
+            Err(e) => return reply.error(e),
+        };
         let found = state
             .dir(parent.0)
             .and_then(|d| d.entries.get(name).copied().ok_or(Errno::ENOENT))
@@ -700,7 +724,7 @@ impl Filesystem for PowerCutFs {
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.state().attr(ino.0) {
+        match self.live().and_then(|s| s.attr(ino.0)) {
             Ok(attr) => reply.attr(&TTL, &attr),
             Err(e) => reply.error(e),
         }
@@ -724,7 +748,10 @@ impl Filesystem for PowerCutFs {
         _flags: Option<BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        let mut state = self.state();
+        let mut state = match self.live() {
+            Ok(state) => state,
+            Err(e) => return reply.error(e),
+        };
         let ino = ino.0;
         let result = (|| {
             state.node(ino)?;
@@ -778,7 +805,10 @@ impl Filesystem for PowerCutFs {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let mut state = self.state();
+        let mut state = match self.live() {
+            Ok(state) => state,
+            Err(e) => return reply.error(e),
+        };
         let result = (|| {
             if state.dir(parent.0)?.entries.contains_key(name) {
                 return Err(Errno::EEXIST);
@@ -803,7 +833,10 @@ impl Filesystem for PowerCutFs {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        let mut state = self.state();
+        let mut state = match self.live() {
+            Ok(state) => state,
+            Err(e) => return reply.error(e),
+        };
         let result = (|| {
             let existing = state.dir(parent.0)?.entries.get(name).copied();
             let ino = match existing {
@@ -836,7 +869,10 @@ impl Filesystem for PowerCutFs {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        let mut state = self.state();
+        let mut state = match self.live() {
+            Ok(state) => state,
+            Err(e) => return reply.error(e),
+        };
         let result = (|| {
             if flags.0 & libc::O_TRUNC != 0 && !state.node(ino.0)?.dir {
                 state.truncate(ino.0, 0)?;
@@ -862,7 +898,10 @@ impl Filesystem for PowerCutFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        match self.state().read(ino.0, offset, u64::from(size)) {
+        match self
+            .live()
+            .and_then(|mut s| s.read(ino.0, offset, u64::from(size)))
+        {
             Ok(data) => reply.data(&data),
             Err(e) => reply.error(e),
         }
@@ -880,7 +919,10 @@ impl Filesystem for PowerCutFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        let mut state = self.state();
+        let mut state = match self.live() {
+            Ok(state) => state,
+            Err(e) => return reply.error(e),
+        };
         match state.write(ino.0, offset, data) {
             Ok(()) => {
                 state.note(ino.0, |a| {
@@ -914,7 +956,9 @@ impl Filesystem for PowerCutFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        let mut state = self.state();
+        let Ok(mut state) = self.live() else {
+            return reply.ok();
+        };
         if let Ok(node) = state.node_mut(ino.0) {
             node.opens = node.opens.saturating_sub(1);
             let _ = state.reap(ino.0);
@@ -930,7 +974,10 @@ impl Filesystem for PowerCutFs {
         datasync: bool,
         reply: ReplyEmpty,
     ) {
-        let mut state = self.state();
+        let mut state = match self.live() {
+            Ok(state) => state,
+            Err(e) => return reply.error(e),
+        };
         if state.node(ino.0).is_err() {
             return reply.error(Errno::ENOENT);
         }
@@ -952,7 +999,10 @@ impl Filesystem for PowerCutFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        let mut state = self.state();
+        let mut state = match self.live() {
+            Ok(state) => state,
+            Err(e) => return reply.error(e),
+        };
         if state.dir(ino.0).is_err() {
             return reply.error(Errno::ENOENT);
         }
@@ -1000,7 +1050,7 @@ impl Filesystem for PowerCutFs {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        match self.state().dir(ino.0) {
+        match self.live().and_then(|s| s.dir(ino.0).map(|_| ())) {
             Ok(_) => reply.opened(FileHandle(0), FopenFlags::empty()),
             Err(e) => reply.error(e),
         }
@@ -1014,7 +1064,10 @@ impl Filesystem for PowerCutFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let state = self.state();
+        let state = match self.live() {
+            Ok(state) => state,
+            Err(e) => return reply.error(e),
+        };
         let dir = match state.dir(ino.0) {
             Ok(dir) => dir,
             Err(e) => return reply.error(e),
@@ -1076,7 +1129,10 @@ impl Filesystem for PowerCutFs {
         if mode != 0 {
             return reply.error(Errno::EOPNOTSUPP);
         }
-        let mut state = self.state();
+        let mut state = match self.live() {
+            Ok(state) => state,
+            Err(e) => return reply.error(e),
+        };
         let result = state.node(ino.0).map(Node::size).and_then(|size| {
             if offset + length > size {
                 state.truncate(ino.0, offset + length)
@@ -1093,7 +1149,7 @@ impl Filesystem for PowerCutFs {
 
 impl PowerCutFs {
     fn remove(&self, parent: Ino, name: &OsStr, dir: bool) -> Result<(), Errno> {
-        let mut state = self.state();
+        let mut state = self.live()?;
         let ino = *state.dir(parent)?.entries.get(name).ok_or(Errno::ENOENT)?;
         let node = state.node(ino)?;
         match (dir, node.dir) {
@@ -1117,11 +1173,12 @@ impl PowerCutFs {
         newname: &OsStr,
         flags: RenameFlags,
     ) -> Result<(), Errno> {
-        if flags.contains(RenameFlags::RENAME_EXCHANGE) || flags.contains(RenameFlags::RENAME_WHITEOUT)
+        if flags.contains(RenameFlags::RENAME_EXCHANGE)
+            || flags.contains(RenameFlags::RENAME_WHITEOUT)
         {
             return Err(Errno::EINVAL);
         }
-        let mut state = self.state();
+        let mut state = self.live()?;
         let ino = *state.dir(parent)?.entries.get(name).ok_or(Errno::ENOENT)?;
         let target = state.dir(newparent)?.entries.get(newname).copied();
         if target == Some(ino) {
@@ -1213,8 +1270,13 @@ impl PowerCut {
         };
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let at = mounted.mountpoint.to_string_lossy().into_owned();
-        if !mountinfo.lines().any(|l| l.split(' ').nth(4) == Some(at.as_str())) {
-            return Err(format!("{at} is not in /proc/self/mountinfo after mounting"));
+        if !mountinfo
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some(at.as_str()))
+        {
+            return Err(format!(
+                "{at} is not in /proc/self/mountinfo after mounting"
+            ));
         }
         Ok(mounted)
     }
@@ -1242,6 +1304,23 @@ impl PowerCut {
     pub fn writeback(&self) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.writeback().expect("writing everything back");
+    }
+
+    /// A power cut of the processes `kill` ends: everything not yet synced
+    /// is dropped, then operations fail (EIO) until `kill` has returned, so
+    /// that nothing a stopped process still had in flight lands on what
+    /// survived. Stop them first (SIGSTOP); `kill` must wait for them.
+    pub fn power_cut(&self, kill: impl FnOnce()) {
+        {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.drop_unsynced().expect("dropping the unsynced state");
+            state.power_out = true;
+        }
+        kill();
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .power_out = false;
     }
 
     /// How many cuts so far.
@@ -1423,8 +1502,10 @@ mod semantics {
 
     #[test]
     fn a_renamed_unsynced_file_has_0_bytes_after_a_cut() {
-        let Some(fs) = mounted("a_renamed_unsynced_file_has_0_bytes_after_a_cut", Mode::Ordered)
-        else {
+        let Some(fs) = mounted(
+            "a_renamed_unsynced_file_has_0_bytes_after_a_cut",
+            Mode::Ordered,
+        ) else {
             return;
         };
         // write + rename without fsync: the compiled-plugin cache's way.
@@ -1515,6 +1596,26 @@ mod semantics {
         std::fs::remove_file(&path).unwrap();
         fs.drop_unsynced();
         assert_eq!(read(&path).unwrap(), b"data");
+    }
+
+    #[test]
+    fn nothing_lands_between_the_cut_and_the_restart() {
+        let Some(fs) = mounted(
+            "nothing_lands_between_the_cut_and_the_restart",
+            Mode::Ordered,
+        ) else {
+            return;
+        };
+        let path = fs.path().join("late");
+        std::fs::write(&path, b"before").unwrap();
+        fs.power_cut(|| {
+            // What a frozen process still had in flight fails.
+            let late = std::fs::write(&path, b"after the cut");
+            assert!(late.is_err(), "{late:?}");
+        });
+        assert_eq!(read(&path).unwrap(), b"");
+        std::fs::write(&path, b"restarted").unwrap();
+        assert_eq!(read(&path).unwrap(), b"restarted");
     }
 
     #[test]
