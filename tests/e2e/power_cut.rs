@@ -35,7 +35,7 @@ impl Figures {
 /// distinct `webhook-id`s; then a drain and the count. With `settled`, what
 /// the first start wrote (the data dir, the database's files, the compiled
 /// plugins) is on disk before the first cut.
-async fn cuts_under_load(fs: &PowerCut, cuts: usize, settled: bool) -> Figures {
+async fn cuts_under_load(fs: &PowerCut, cuts: usize, cache: PluginCache, settled: bool) -> Figures {
     const PER_CUT: usize = 3000;
     const CLIENTS: usize = 10;
     // Successful deliveries per delivery key.
@@ -59,7 +59,7 @@ async fn cuts_under_load(fs: &PowerCut, cuts: usize, settled: bool) -> Figures {
         "concurrency = 8
 retry = { schedule_secs = [0.1, 0.2, 0.5, 1, 1, 1, 1, 1, 1, 1] }",
     );
-    let mut server = Hookwasm::start_on(&fs.path().join("data"), &config).await;
+    let mut server = Hookwasm::start_on(&fs.path().join("data"), cache, &config).await;
     // The first start compiled the built-in plugins (~12 s here) into the
     // cache; given time the OS writes them back. Without that, every cut
     // would lose them (as long as the cache does not fsync them: the last
@@ -179,7 +179,7 @@ async fn ten_power_cuts_under_load_lose_nothing_acknowledged() {
         return;
     };
     let started = Instant::now();
-    let figures = cuts_under_load(&fs, 10, true).await;
+    let figures = cuts_under_load(&fs, 10, PluginCache::InDataDir, true).await;
     report(
         "data written, names durable at once",
         &figures,
@@ -191,9 +191,10 @@ async fn ten_power_cuts_under_load_lose_nothing_acknowledged() {
 
 /// The same with directory entries pending too until their directory is
 /// fsynced, and from the very first start: the data directory, the
-/// database's files and the cache's renames must be made durable as well.
-/// (Fewer cuts: while the cache is not durable each restart compiles the
-/// built-in plugins again, ~12 s.)
+/// database's files must be made durable as well. (The compiled plugins
+/// are in the tests' shared cache here, off the mount: a cache that is not
+/// durable would have each restart compile them again, ~12 s, and the last
+/// test is about that cache.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn power_cuts_with_directory_entries_pending_lose_nothing_acknowledged() {
     let test = "power_cuts_with_directory_entries_pending_lose_nothing_acknowledged";
@@ -201,7 +202,7 @@ async fn power_cuts_with_directory_entries_pending_lose_nothing_acknowledged() {
         return;
     };
     let started = Instant::now();
-    let figures = cuts_under_load(&fs, 3, false).await;
+    let figures = cuts_under_load(&fs, 3, PluginCache::Shared, false).await;
     report("names durable only after fsyncdir", &figures, &fs, started);
     assert_none_lost(&figures);
 }
@@ -230,7 +231,7 @@ async fn a_power_cut_leaves_no_truncated_compiled_plugin() {
             })
             .unwrap_or_default()
     };
-    let mut server = Hookwasm::start_on(&fs.path().join("data"), "").await;
+    let mut server = Hookwasm::start_on(&fs.path().join("data"), PluginCache::InDataDir, "").await;
     server.sigstop();
     let before = artifacts();
     assert!(

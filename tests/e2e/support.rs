@@ -215,6 +215,14 @@ pub struct Hookwasm {
     runs: usize,
 }
 
+/// Where [`Hookwasm::start_on`] has a server keep its compiled plugins.
+pub enum PluginCache {
+    /// Where the product keeps them by default: `<data_dir>/cache`.
+    InDataDir,
+    /// The tests' shared cache ([`shared_cache`]).
+    Shared,
+}
+
 /// Every test's servers share one compiled-plugin cache, so only the first
 /// start pays for compiling the built-ins.
 pub fn shared_cache() -> PathBuf {
@@ -274,29 +282,30 @@ impl Hookwasm {
     }
 
     /// Like `start`, with its data in `data_dir` (which may be elsewhere,
-    /// e.g. on a test file system) and the compiled-plugin cache where the
-    /// product keeps it by default, inside the data directory, instead of
-    /// the tests' shared cache.
-    pub async fn start_on(data_dir: &Path, rest: &str) -> Hookwasm {
-        Hookwasm::start_config("", rest, |_| {}, Some(data_dir)).await
+    /// e.g. on a test file system) and its compiled plugins in `cache`.
+    pub async fn start_on(data_dir: &Path, cache: PluginCache, rest: &str) -> Hookwasm {
+        Hookwasm::start_config("", rest, |_| {}, Some((data_dir, cache))).await
     }
 
     async fn start_config(
         server_extra: &str,
         rest: &str,
         prepare: impl FnOnce(&Path),
-        data_dir: Option<&Path>,
+        data_dir: Option<(&Path, PluginCache)>,
     ) -> Hookwasm {
         let dir = tempfile::tempdir().unwrap();
         let ingest: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let config = dir.path().join("hookwasm.toml");
+        let shared = format!("cache_dir = {:?}", shared_cache().display().to_string());
         let storage = match data_dir {
-            Some(data) => format!("data_dir = {:?}", data.display().to_string()),
-            None => format!(
-                "data_dir = \"data\"\ncache_dir = {:?}",
-                shared_cache().display().to_string()
-            ),
+            Some((data, PluginCache::InDataDir)) => {
+                format!("data_dir = {:?}", data.display().to_string())
+            }
+            Some((data, PluginCache::Shared)) => {
+                format!("data_dir = {:?}\n{shared}", data.display().to_string())
+            }
+            None => format!("data_dir = \"data\"\n{shared}"),
         };
         let text = format!(
             r#"
