@@ -263,3 +263,54 @@ async fn a_power_cut_leaves_no_truncated_compiled_plugin() {
         "compiled plugins damaged by a power cut: {damaged:?}; {unusable} unusable at the restart"
     );
 }
+
+/// Events larger than a quarter of sled's segment (128 KiB) are stored in
+/// files of their own (`db/blobs/`): those must survive a cut as well, and
+/// so must the small events acknowledged after them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_acknowledged_events_survive_a_power_cut() {
+    const EVENTS: usize = 4;
+    let test = "large_acknowledged_events_survive_a_power_cut";
+    let Some(fs) = mount_or_skip(test, Mode::Ordered) else {
+        return;
+    };
+    let mut server = Hookwasm::start_on(&fs.path().join("data"), PluginCache::Shared, "").await;
+    fs.writeback();
+    let mut acked = Vec::new();
+    for n in 0..EVENTS {
+        for (size, padding) in [("small", 1000), ("large", 300_000)] {
+            let id = format!("msg_{n}_{size}");
+            let body = serde_json::to_vec(&serde_json::json!({
+                "business_id": "bus_1",
+                "type": "payment.succeeded",
+                "timestamp": "2025-01-15T23:30:12.482913Z",
+                "data": { "n": n, "padding": "x".repeat(padding) }
+            }))
+            .unwrap();
+            let (status, answer) = server.post_signed("dodo", &id, &body).await;
+            assert_eq!(status, 200, "{answer}");
+            acked.push((id, padding));
+        }
+    }
+    server.sigstop();
+    fs.power_cut(|| server.kill9());
+    server.spawn().await;
+    let mut lost = Vec::new();
+    for (id, want) in &acked {
+        let (status, event) = admin_get(&server, &format!("/v1/events/{id}")).await;
+        let padding = event["payload"]["data"]["padding"].as_str().map(str::len);
+        if status != 200 || padding != Some(*want) {
+            lost.push(format!("{id}: {status}, padding {padding:?}"));
+        }
+    }
+    eprintln!(
+        "power cut after {} acknowledged events, small and 300 KB in turn: {} lost\n{}",
+        acked.len(),
+        lost.len(),
+        fs.activity_report()
+    );
+    assert!(
+        lost.is_empty(),
+        "acknowledged events lost to a cut after large ones: {lost:?}"
+    );
+}
