@@ -12,6 +12,8 @@ mod javascript;
 mod operator_cli;
 mod pipeline;
 mod plugin_cli;
+mod power_cut;
+mod power_fs;
 mod retries;
 mod support;
 mod templates;

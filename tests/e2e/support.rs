@@ -217,6 +217,14 @@ pub struct Hookwasm {
     pub env: Vec<(String, String)>,
 }
 
+/// Where [`Hookwasm::start_on`] has a server keep its compiled plugins.
+pub enum PluginCache {
+    /// Where the product keeps them by default: `<data_dir>/cache`.
+    InDataDir,
+    /// The tests' shared cache ([`shared_cache`]).
+    Shared,
+}
+
 /// Every test's servers share one compiled-plugin cache, so only the first
 /// start pays for compiling the built-ins.
 pub fn shared_cache() -> PathBuf {
@@ -272,17 +280,41 @@ impl Hookwasm {
         rest: &str,
         prepare: impl FnOnce(&Path),
     ) -> Hookwasm {
+        Hookwasm::start_config(server_extra, rest, prepare, None).await
+    }
+
+    /// Like `start`, with its data in `data_dir` (which may be elsewhere,
+    /// e.g. on a test file system) and its compiled plugins in `cache`.
+    pub async fn start_on(data_dir: &Path, cache: PluginCache, rest: &str) -> Hookwasm {
+        Hookwasm::start_config("", rest, |_| {}, Some((data_dir, cache))).await
+    }
+
+    async fn start_config(
+        server_extra: &str,
+        rest: &str,
+        prepare: impl FnOnce(&Path),
+        data_dir: Option<(&Path, PluginCache)>,
+    ) -> Hookwasm {
         let dir = tempfile::tempdir().unwrap();
         let ingest: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let config = dir.path().join("hookwasm.toml");
+        let shared = format!("cache_dir = {:?}", shared_cache().display().to_string());
+        let storage = match data_dir {
+            Some((data, PluginCache::InDataDir)) => {
+                format!("data_dir = {:?}", data.display().to_string())
+            }
+            Some((data, PluginCache::Shared)) => {
+                format!("data_dir = {:?}\n{shared}", data.display().to_string())
+            }
+            None => format!("data_dir = \"data\"\n{shared}"),
+        };
         let text = format!(
             r#"
 [server]
 listen = "{ingest}"
-data_dir = "data"
+{storage}
 plugins_dir = "plugins"
-cache_dir = "{cache}"
 allow_private_destinations = true
 shutdown_grace_secs = 5
 {server_extra}
@@ -294,8 +326,7 @@ token = "test-admin-token-0123456789"
 secrets = ["{SECRET}"]
 
 {rest}
-"#,
-            cache = shared_cache().display()
+"#
         );
         std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
         prepare(&dir.path().join("plugins"));
@@ -387,6 +418,15 @@ secrets = ["{SECRET}"]
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// SIGSTOP: the server runs no more instruction until killed (what a
+    /// power cut does to it, before `kill9` ends it for good).
+    pub fn sigstop(&self) {
+        if let Some(child) = self.child.as_ref() {
+            // SAFETY: signalling our own child, which has not been reaped.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGSTOP) };
         }
     }
 
