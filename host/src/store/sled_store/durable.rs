@@ -13,6 +13,11 @@
 //! - `fsync` of `db/` when its entries changed (sled renames a new snapshot
 //!   into place and removes the old one).
 //!
+//! The directories are listed each time rather than watched by their
+//! mtime: timestamps are coarse, and not every file system (FUSE, NFS)
+//! moves a directory's mtime when an entry is added; a listing of a few
+//! entries costs microseconds beside the fsync it guards.
+//!
 //! Once per open, the files and directories sled or we created on the way
 //! (the data directory, `db/`, `db/conf`) are synced too.
 
@@ -21,12 +26,6 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
-
-/// Directory timestamps are coarse (the kernel's tick, a few ms): a change
-/// made within this long of our last listing may not show as a new mtime,
-/// so such a directory is listed again.
-const COARSE_CLOCK: Duration = Duration::from_millis(50);
 
 pub(super) struct DiskSync {
     log: File,
@@ -78,9 +77,7 @@ impl DiskSync {
     /// blobs that exist now are complete once the flush returns.
     pub fn before_flush(&mut self) -> io::Result<Vec<OsString>> {
         let mut listed = std::mem::take(&mut self.unconfirmed);
-        if self.blobs.changed()? {
-            listed.extend(self.blobs.list()?);
-        }
+        listed.extend(self.blobs.list()?);
         Ok(listed)
     }
 
@@ -101,8 +98,8 @@ impl DiskSync {
             }
             self.synced_blobs.insert(name);
         }
-        if self.blobs.changed()? {
-            let now = self.blobs.list()?;
+        let now = self.blobs.list()?;
+        if self.blobs.changed(&now) {
             let present: HashSet<&OsString> = now.iter().collect();
             self.synced_blobs.retain(|name| present.contains(name));
             drop(present);
@@ -118,7 +115,8 @@ impl DiskSync {
         if synced_any {
             self.blobs.sync()?;
         }
-        if self.db_dir.changed()? {
+        let entries = self.db_dir.list()?;
+        if self.db_dir.changed(&entries) {
             self.db_dir.sync()?;
         }
         Ok(())
@@ -145,8 +143,8 @@ pub fn sync_dir(path: &Path) -> io::Result<()> {
 struct WatchedDir {
     path: PathBuf,
     dir: File,
-    /// Its mtime at our last look, and when that was.
-    seen: Option<(SystemTime, SystemTime)>,
+    /// Its entries at our last look (`None`: not looked yet).
+    seen: Option<HashSet<OsString>>,
 }
 
 impl WatchedDir {
@@ -158,18 +156,12 @@ impl WatchedDir {
         })
     }
 
-    /// Whether entries may have changed since the last call (one `fstat`).
-    fn changed(&mut self) -> io::Result<bool> {
-        let modified = self.dir.metadata()?.modified()?;
-        let now = SystemTime::now();
-        let changed = match self.seen {
-            None => true,
-            Some((mtime, looked)) => {
-                modified != mtime || looked.duration_since(mtime).unwrap_or_default() < COARSE_CLOCK
-            }
-        };
-        self.seen = Some((modified, now));
-        Ok(changed)
+    /// Whether `entries` differ from those of the last call.
+    fn changed(&mut self, entries: &[OsString]) -> bool {
+        let now: HashSet<OsString> = entries.iter().cloned().collect();
+        let changed = self.seen.as_ref() != Some(&now);
+        self.seen = Some(now);
+        changed
     }
 
     fn list(&self) -> io::Result<Vec<OsString>> {
