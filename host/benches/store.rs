@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hookwasm::runtime::ValidRequest;
+use hookwasm::model::OutboundRequest;
 use hookwasm::store::{Attempt, Event, EventId, Next, RetentionPolicy, SledStore, Store};
 
 fn du(dir: &std::path::Path) -> u64 {
@@ -140,7 +140,7 @@ async fn round(
     let ingest_secs = started.elapsed().as_secs_f64();
 
     // Deliver each: the stored request (~1 KB) and one 200 attempt.
-    let request = ValidRequest {
+    let request = OutboundRequest {
         method: "POST".into(),
         url: "https://app.loops.so/api/v1/events/send".into(),
         headers: vec![("content-type".into(), "application/json".into())],
@@ -149,7 +149,7 @@ async fn round(
     let started = Instant::now();
     loop {
         let page = store
-            .deliveries(&hookwasm::store::DeliveryFilter {
+            .deliveries(&hookwasm::store::DeliveryQuery {
                 endpoint: Some("bench".into()),
                 status: Some(hookwasm::store::DeliveryStatus::Pending),
                 limit: 1000,

@@ -32,14 +32,17 @@ pub struct Options {
 
 /// Serves until `stop` turns true, then drains connections for up to
 /// `options.grace`.
-pub async fn serve<H, F>(
+pub async fn serve<H, F, B>(
     listener: TcpListener,
     options: Options,
     handler: H,
     mut stop: watch::Receiver<bool>,
 ) where
     H: Fn(http::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Response<Body>> + Send + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder

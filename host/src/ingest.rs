@@ -15,11 +15,10 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::json;
 
-use crate::config::{Config, Source};
-use crate::delivery::Deliverer;
+use crate::catalog::{Catalog, SourceEntry};
+use crate::config::Config;
 use crate::httpd::{self, Body};
 use crate::metrics::{Metrics, SourceLabel};
-use crate::signature::SignedHeaders;
 use crate::store::{Event, EventId, Store, now_ms};
 
 /// The clock signatures are checked against (tests pin it).
@@ -35,9 +34,10 @@ const KEPT_HEADERS: &[&str] = &[
 ];
 
 pub struct Ingest {
-    sources: HashMap<String, SourceGate>,
+    catalog: Arc<Catalog>,
+    /// Rate limiters by source, rebuilt when the source changes.
+    gates: std::sync::Mutex<HashMap<String, SourceGate>>,
     store: Arc<dyn Store>,
-    deliverer: Arc<Deliverer>,
     metrics: Arc<Metrics>,
     max_body: usize,
     body_timeout: Duration,
@@ -46,46 +46,53 @@ pub struct Ingest {
 }
 
 struct SourceGate {
-    source: Source,
-    limiter: Option<DefaultDirectRateLimiter>,
+    /// The entry the limiter was made for.
+    entry: Arc<SourceEntry>,
+    limiter: Option<Arc<DefaultDirectRateLimiter>>,
 }
 
 impl Ingest {
     pub fn new(
         config: &Config,
+        catalog: Arc<Catalog>,
         store: Arc<dyn Store>,
-        deliverer: Arc<Deliverer>,
         metrics: Arc<Metrics>,
         clock: Clock,
     ) -> Ingest {
-        let sources = config
-            .sources
-            .iter()
-            .map(|(name, source)| {
-                let limiter = source.rate_limit_per_sec.and_then(|rate| {
-                    let burst = NonZeroU32::new(rate.ceil().max(1.0) as u32)?;
-                    Quota::with_period(Duration::from_secs_f64(1.0 / rate))
-                        .map(|q| RateLimiter::direct(q.allow_burst(burst)))
-                });
-                (
-                    name.clone(),
-                    SourceGate {
-                        source: source.clone(),
-                        limiter,
-                    },
-                )
-            })
-            .collect();
         Ingest {
-            sources,
+            catalog,
+            gates: Default::default(),
             store,
-            deliverer,
             metrics,
             max_body: config.server.max_body_bytes,
             body_timeout: config.server.body_timeout,
             dedupe_window: config.server.dedupe_window,
             clock,
         }
+    }
+
+    /// The source's rate limiter, if it has one.
+    fn limiter(&self, entry: &Arc<SourceEntry>) -> Option<Arc<DefaultDirectRateLimiter>> {
+        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        let name = &entry.source.name;
+        if let Some(gate) = gates.get(name)
+            && Arc::ptr_eq(&gate.entry, entry)
+        {
+            return gate.limiter.clone();
+        }
+        let limiter = entry.source.rate_limit_per_sec.and_then(|rate| {
+            let burst = NonZeroU32::new(rate.ceil().max(1.0) as u32)?;
+            Quota::with_period(Duration::from_secs_f64(1.0 / rate))
+                .map(|q| Arc::new(RateLimiter::direct(q.allow_burst(burst))))
+        });
+        gates.insert(
+            name.clone(),
+            SourceGate {
+                entry: entry.clone(),
+                limiter: limiter.clone(),
+            },
+        );
+        limiter
     }
 
     /// Reads and discards up to `declared` bytes of `body`, within the body
@@ -153,14 +160,15 @@ impl Ingest {
         let refuse = |status: StatusCode, label: &'static str, message: String| {
             (status, label, httpd::error(status, message))
         };
-        let Some(gate) = self.sources.get(source_name) else {
+        let snapshot = self.catalog.snapshot();
+        let Some(entry) = snapshot.source(source_name) else {
             return refuse(
                 StatusCode::NOT_FOUND,
                 "unknown_source",
                 format!("unknown source {source_name:?}"),
             );
         };
-        let source = &gate.source;
+        let source = &entry.source;
         if let Some(why) = &source.disabled {
             return refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -168,7 +176,7 @@ impl Ingest {
                 format!("source {source_name:?} is not accepting webhooks: {why}"),
             );
         }
-        if let Some(limiter) = &gate.limiter
+        if let Some(limiter) = self.limiter(entry)
             && let Err(not_until) = limiter.check()
         {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(
@@ -246,35 +254,33 @@ impl Ingest {
         };
 
         let headers = &parts.headers;
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        if source.verify {
-            let signed = SignedHeaders {
-                id: header("webhook-id"),
-                timestamp: header("webhook-timestamp"),
-                signature: header("webhook-signature"),
-            };
-            if let Err(e) = source.verifier.verify(signed, &body, (self.clock)()) {
-                return refuse(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string());
-            }
+        let verified = if source.verify {
+            source.verifier.verify(headers, &body, (self.clock)())
+        } else {
+            source.verifier.kind().extract(headers, &body)
+        };
+        let verified = match verified {
+            Ok(verified) => verified,
+            Err(e) => return refuse(e.status(), e.code(), e.to_string()),
+        };
+        if let Some(challenge) = verified.challenge {
+            // Slack's URL verification: nothing to store.
+            return (
+                StatusCode::OK,
+                "challenge",
+                httpd::json(StatusCode::OK, &json!({ "challenge": challenge })),
+            );
         }
-        let event_type = match event_type(&body) {
-            Ok(t) => t,
-            Err(message) => return refuse(StatusCode::BAD_REQUEST, "bad_json", message),
+        let event_type = match verified.event_type {
+            Some(t) => t,
+            None => match event_type(&body) {
+                Ok(t) => t,
+                Err(message) => return refuse(StatusCode::BAD_REQUEST, "bad_json", message),
+            },
         };
-        let webhook_id = match header("webhook-id") {
-            Some(id) if !id.is_empty() && id.len() <= 256 => id.to_string(),
-            Some(_) => {
-                return refuse(
-                    StatusCode::BAD_REQUEST,
-                    "bad_id",
-                    "webhook-id must be 1–256 characters".into(),
-                );
-            }
-            // Only reachable with `verify = false`: no id means no dedupe.
-            None => format!("msg_{}", ulid::Ulid::new()),
-        };
+        let webhook_id = verified.webhook_id;
 
-        let endpoints = self.deliverer.matching(source_name, &event_type);
+        let endpoints = snapshot.route(source_name, &event_type);
         let event = Event {
             id: EventId::new(),
             source: source_name.to_string(),
@@ -289,11 +295,6 @@ impl Ingest {
             .await
         {
             Ok(stored) => {
-                if !stored.duplicate {
-                    for endpoint in &endpoints {
-                        self.deliverer.wake(endpoint);
-                    }
-                }
                 let body = json!({
                     "id": stored.event_id.to_string(),
                     "deliveries": stored.deliveries,

@@ -9,12 +9,14 @@
 //! edge.
 
 pub mod admin;
+pub mod catalog;
 pub mod config;
 pub mod delivery;
 pub mod heap;
 pub mod httpd;
 pub mod ingest;
 pub mod metrics;
+pub mod model;
 pub mod runtime;
 pub mod sched;
 pub mod server;

@@ -1,9 +1,13 @@
-//! `hookwasm serve`: opens the store, binds ingest (so webhooks are accepted
-//! at once), loads the plugins, starts delivery and the admin API, and on
-//! shutdown stops them in order: no new webhooks, attempts in flight finish
-//! within the grace period, everything is flushed.
+//! `hookwasm serve`, the composition root: opens the store, the catalog
+//! (the config file's sources and endpoints plus the stored ones), binds
+//! ingest (so webhooks are accepted at once), compiles the plugins in use in
+//! the background, starts delivery and the admin API; reloads the config
+//! file on `SIGHUP` or when it changes; and on shutdown stops them in order:
+//! no new webhooks, attempts in flight finish within the grace period,
+//! everything is flushed.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
@@ -12,7 +16,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::admin::Admin;
+use crate::admin::{Admin, AdminToken, TokenSource};
+use crate::catalog::Catalog;
+use crate::catalog::seal::Sealer;
 use crate::config::Config;
 use crate::delivery::Deliverer;
 use crate::httpd;
@@ -24,13 +30,9 @@ use crate::store::{Purged, RetentionPolicy, SledStore, Store, now_ms};
 
 /// sled's page cache: bounded, so memory stays flat as the database grows.
 /// sled counts serialized bytes; in memory its pages take about three times
-/// that (64 MiB here meant ~250 MB RSS under `hookwasm bench`, 16 MiB ~135).
-/// The hot set is small: writes go to the newest pages of each tree (keys
-/// are time-ordered), and first attempts read their work from memory (see
-/// `store::sled_store::fresh`). Under `hookwasm bench`, 4 MiB ran as fast
-/// as 8 and 16, with peak RSS 118-133 MB instead of 143-152 at 8 (20k
-/// events) and 153 instead of 188 (60k); that was before `heap` fixed the
-/// allocator's retention, after which 20k events peak at ~80 MB.
+/// that. The hot set is small: writes go to the newest pages of each tree
+/// (keys are time-ordered), and first attempts read their work from memory
+/// (see `store::sled_store::fresh`). docs/operations.md has the figures.
 pub const STORE_CACHE_BYTES: u64 = 4 << 20;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,10 @@ pub enum StartError {
     Plugins(String),
     #[error("{0}")]
     Delivery(String),
+    #[error("{0}")]
+    Catalog(String),
+    #[error("{0}")]
+    Secrets(String),
 }
 
 /// A running server.
@@ -54,6 +60,7 @@ pub struct Server {
     pub ingest_addr: SocketAddr,
     pub admin_addr: SocketAddr,
     pub store: Arc<dyn Store>,
+    pub catalog: Arc<Catalog>,
     pub deliverer: Arc<Deliverer>,
     pub registry: Arc<PluginRegistry>,
     stop: watch::Sender<bool>,
@@ -66,6 +73,30 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     start_with_clock(config, Arc::new(SystemTime::now)).await
 }
 
+/// The key that seals stored secrets: `[server] secret_key`, or a key file
+/// generated in the data directory (with a warning saying how to supply one).
+fn sealer(config: &Config) -> Result<Sealer, StartError> {
+    match &config.server.secret_key {
+        Some(text) => Sealer::from_text(text)
+            .map_err(|e| StartError::Secrets(format!("server.secret_key: {e}"))),
+        None => {
+            let (sealer, created) = Sealer::from_key_file(&config.server.data_dir)
+                .map_err(|e| StartError::Secrets(e.to_string()))?;
+            if created {
+                tracing::warn!(
+                    "no [server] secret_key: generated {} (owner-only) to seal stored secrets; keep it with backups of the data, or set secret_key = \"${{HOOKWASM_SECRET_KEY}}\" (32 bytes, hex or base64)",
+                    config
+                        .server
+                        .data_dir
+                        .join(crate::catalog::seal::KEY_FILE)
+                        .display()
+                );
+            }
+            Ok(sealer)
+        }
+    }
+}
+
 /// Like [`start`], with the clock that signature timestamps are checked
 /// against (tests replay signed fixtures from the past).
 pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, StartError> {
@@ -75,6 +106,10 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, St
     let store: Arc<dyn Store> =
         Arc::new(SledStore::open(&config.server.data_dir, STORE_CACHE_BYTES)?);
     let metrics = Arc::new(Metrics::new());
+    let sealer = sealer(&config)?;
+    let (token, generated) =
+        AdminToken::resolve(config.admin.token.as_deref(), &config.server.data_dir)
+            .map_err(StartError::Secrets)?;
 
     let runtime = Runtime::new(RuntimeConfig {
         max_concurrent_calls: config.runtime.max_concurrent_calls,
@@ -85,14 +120,23 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, St
     })
     .map_err(|e| StartError::Plugins(e.to_string()))?;
     let registry = PluginRegistry::new(runtime, config.server.plugins_dir.clone());
-    let deliverer = Deliverer::new(&config, store.clone(), registry.clone(), metrics.clone())
-        .map_err(StartError::Delivery)?;
+    let catalog = Catalog::open(&config, store.clone(), registry.clone(), sealer)
+        .await
+        .map_err(|e| StartError::Catalog(e.to_string()))?;
+    let deliverer = Deliverer::new(
+        &config,
+        store.clone(),
+        registry.clone(),
+        catalog.clone(),
+        metrics.clone(),
+    )
+    .map_err(StartError::Delivery)?;
 
     let (stop, _) = watch::channel(false);
     let ingest = Arc::new(Ingest::new(
         &config,
+        catalog.clone(),
         store.clone(),
-        deliverer.clone(),
         metrics.clone(),
         clock,
     ));
@@ -121,17 +165,29 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, St
 
     let ready = Arc::new(AtomicBool::new(false));
     let config = Arc::new(config);
-    let admin = Arc::new(Admin::new(
-        config.clone(),
-        store.clone(),
-        deliverer.clone(),
-        registry.clone(),
-        metrics.clone(),
-        ready.clone(),
-    ));
-    let handler = move |req| {
-        let admin = admin.clone();
-        async move { admin.handle(req).await }
+    let guard = crate::admin::guard_for(&token, admin_addr, &config.admin.hosts);
+    let admin = Arc::new(Admin {
+        config: config.clone(),
+        store: store.clone(),
+        catalog: catalog.clone(),
+        deliverer: deliverer.clone(),
+        registry: registry.clone(),
+        metrics: metrics.clone(),
+        jobs: Default::default(),
+        ready: ready.clone(),
+        guard,
+        ingest_addr,
+    });
+    let router = admin.router();
+    let handler = move |req: http::Request<hyper::body::Incoming>| {
+        let router = router.clone();
+        async move {
+            use tower::ServiceExt as _;
+            match router.oneshot(req.map(axum::body::Body::new)).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
     };
     servers.push(tokio::spawn(httpd::serve(
         admin_listener,
@@ -139,20 +195,32 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, St
         handler,
         stop.subscribe(),
     )));
-    match &config.admin.token {
-        Some(_) => tracing::info!("admin API on http://{admin_addr} (bearer token required)"),
-        None => tracing::warn!(
-            "admin API on http://{admin_addr} WITHOUT a token (loopback only); set admin.token"
+    match &token.source {
+        TokenSource::Config => {
+            tracing::info!("admin API on http://{admin_addr} (bearer token required)")
+        }
+        TokenSource::File(path) if generated => tracing::warn!(
+            "admin API on http://{admin_addr}: no [admin] token was configured, so one was generated in {} (owner-only); the CLI reads it from there",
+            path.display()
+        ),
+        TokenSource::File(path) => tracing::info!(
+            "admin API on http://{admin_addr} (bearer token in {})",
+            path.display()
         ),
     }
 
     // Plugins compile after ingest is up, in the background, only those
     // something uses: webhooks are stored meanwhile, and each endpoint
     // starts delivering once its own plugin is ready.
-    let needed: Vec<String> = config.endpoints.iter().map(|e| e.plugin.clone()).collect();
+    let needed: Vec<String> = catalog
+        .snapshot()
+        .endpoints
+        .values()
+        .map(|e| e.endpoint.plugin.clone())
+        .collect();
     registry.start(&needed);
     let watch = registry.watch();
-    deliverer.start();
+    deliverer.start().await;
     servers.push(tokio::spawn(retention(
         store.clone(),
         RetentionPolicy {
@@ -161,12 +229,18 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, St
         },
         stop.subscribe(),
     )));
+    servers.push(tokio::spawn(reload_config(
+        config.path.clone(),
+        catalog.clone(),
+        stop.subscribe(),
+    )));
     ready.store(true, Ordering::Relaxed);
 
     Ok(Server {
         ingest_addr,
         admin_addr,
         store,
+        catalog,
         deliverer,
         registry,
         stop,
@@ -205,13 +279,8 @@ async fn retention(
         let mut total = Purged::default();
         let mut after = None;
         loop {
-            let store = store.clone();
-            let step = tokio::task::spawn_blocking(move || {
-                store.purge(now_ms(), policy, after, RETENTION_STEP)
-            })
-            .await;
-            match step {
-                Ok(Ok((purged, next))) => {
+            match store.purge(now_ms(), policy, after, RETENTION_STEP).await {
+                Ok((purged, next)) => {
                     total.events += purged.events;
                     total.deliveries += purged.deliveries;
                     match next {
@@ -219,12 +288,8 @@ async fn retention(
                         None => break,
                     }
                 }
-                Ok(Err(e)) => {
-                    tracing::error!("retention pass failed: {e}");
-                    break;
-                }
                 Err(e) => {
-                    tracing::error!("retention task failed: {e}");
+                    tracing::error!("retention pass failed: {e}");
                     break;
                 }
             }
@@ -233,7 +298,7 @@ async fn retention(
             }
         }
         if total.events > 0 {
-            let size = store.size_on_disk().unwrap_or(0);
+            let size = store.size_on_disk().await.unwrap_or(0);
             tracing::info!(
                 events = total.events,
                 deliveries = total.deliveries,
@@ -242,6 +307,81 @@ async fn retention(
             );
         }
     }
+}
+
+/// How often the config file's (and its scripts') times are looked at.
+const RELOAD_POLL: Duration = Duration::from_secs(1);
+
+/// Re-reads the config file on `SIGHUP` and when it (or a script it names)
+/// changes: a valid file is applied like the API would apply it; an
+/// invalid one changes nothing, and says why in the log and
+/// `GET /v1/config`.
+async fn reload_config(path: PathBuf, catalog: Arc<Catalog>, mut stop: watch::Receiver<bool>) {
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut seen = watched_times(&path, &catalog);
+    loop {
+        #[cfg(unix)]
+        let hup = async {
+            match hangup.as_mut() {
+                Some(h) => {
+                    h.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hup = std::future::pending::<()>();
+        let why = tokio::select! {
+            _ = hup => "SIGHUP",
+            _ = tokio::time::sleep(RELOAD_POLL) => {
+                let now = watched_times(&path, &catalog);
+                if now == seen {
+                    continue;
+                }
+                "the file changed"
+            }
+            _ = stop.changed() => return,
+        };
+        seen = watched_times(&path, &catalog);
+        match Config::load(&path) {
+            Ok(config) => match catalog.reload_file(&config).await {
+                Ok(()) => {
+                    for warning in &config.warnings {
+                        tracing::warn!("{}: {warning}", path.display());
+                    }
+                    tracing::info!(file = %path.display(), why, "config reloaded");
+                }
+                Err(e) => {
+                    tracing::error!(file = %path.display(), why, "config not reloaded, nothing changed: {e}");
+                    catalog.reload_failed(&e);
+                }
+            },
+            Err(e) => {
+                let text = e.to_string();
+                tracing::error!(file = %path.display(), why, "config not reloaded, nothing changed: {}", text.replace('\n', "; "));
+                catalog.reload_failed(&text.replace('\n', "; "));
+            }
+        }
+    }
+}
+
+/// The modification times of the config file and of the scripts its
+/// endpoints name.
+fn watched_times(path: &Path, catalog: &Catalog) -> Vec<Option<SystemTime>> {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut times = vec![modified(path)];
+    for entry in catalog.snapshot().endpoints.values() {
+        if let Some(file) = entry
+            .endpoint
+            .transformation
+            .as_ref()
+            .and_then(|t| t.file.as_ref())
+        {
+            times.push(modified(file));
+        }
+    }
+    times
 }
 
 impl Server {

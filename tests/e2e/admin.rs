@@ -143,7 +143,26 @@ async fn auth_listing_and_pagination() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["customerio", "inngest", "js", "loops", "windmill"]);
+    assert_eq!(
+        names,
+        [
+            "close",
+            "customerio",
+            "discord",
+            "hubspot",
+            "inngest",
+            "js",
+            "loops",
+            "resend",
+            "segment",
+            "sendgrid",
+            "slack",
+            "teams",
+            "webhook",
+            "windmill",
+            "zapier"
+        ]
+    );
 
     // Plugin test with a sample payload: what `hookwasm plugin test` prints.
     let payload: Value = serde_json::from_slice(&fixture("payment.succeeded").1).unwrap();

@@ -2,6 +2,7 @@
 //! standing in for the destinations, real sled on disk.
 
 mod admin;
+mod catalog;
 mod cli;
 mod crash;
 mod disabled;

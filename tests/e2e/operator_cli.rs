@@ -110,7 +110,7 @@ async fn operators_see_and_recover_dead_letters_from_the_cli() {
     assert!(stderr.contains("refused the token"), "{stderr}");
     let (code, _, stderr) = cli(&server, ADMIN_TOKEN, &["deliveries", "retry", "nope"]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("HTTP 404"), "{stderr}");
+    assert_eq!(stderr.trim(), "error: no delivery \"nope\"", "{stderr}");
     let (code, _, stderr) = cli(
         &server,
         ADMIN_TOKEN,

@@ -235,10 +235,14 @@ async fn a_power_cut_leaves_no_truncated_compiled_plugin() {
     let endpoint = sink_endpoint("http://127.0.0.1:9/unused", "");
     let mut server =
         Hookwasm::start_on(&fs.path().join("data"), PluginCache::InDataDir, &endpoint).await;
-    eventually("the endpoint's plugin to be compiled", Duration::from_secs(120), async || {
-        let (_, ready) = admin_get(&server, "/readyz").await;
-        (ready["compiling"] == serde_json::json!([])).then_some(())
-    })
+    eventually(
+        "the endpoint's plugin to be compiled",
+        Duration::from_secs(120),
+        async || {
+            let (_, ready) = admin_get(&server, "/readyz").await;
+            (ready["compiling"] == serde_json::json!([])).then_some(())
+        },
+    )
     .await;
     server.sigstop();
     let before = artifacts();

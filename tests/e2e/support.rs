@@ -289,12 +289,22 @@ impl Hookwasm {
         Hookwasm::start_config("", rest, |_| {}, Some((data_dir, cache))).await
     }
 
+    /// A server whose config has no source and no endpoint: everything
+    /// comes over the admin API.
+    pub async fn start_bare() -> Hookwasm {
+        Hookwasm::start_config(NO_SOURCES, "", |_| {}, None).await
+    }
+
     async fn start_config(
         server_extra: &str,
         rest: &str,
         prepare: impl FnOnce(&Path),
         data_dir: Option<(&Path, PluginCache)>,
     ) -> Hookwasm {
+        let (server_extra, sources) = match server_extra {
+            NO_SOURCES => ("", String::new()),
+            extra => (extra, format!("[sources.dodo]\nsecrets = [\"{SECRET}\"]\n")),
+        };
         let dir = tempfile::tempdir().unwrap();
         let ingest: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
@@ -322,9 +332,7 @@ shutdown_grace_secs = 5
 listen = "{admin}"
 token = "test-admin-token-0123456789"
 
-[sources.dodo]
-secrets = ["{SECRET}"]
-
+{sources}
 {rest}
 "#
         );
@@ -361,7 +369,19 @@ secrets = ["{SECRET}"]
             .join("\n--- restart ---\n")
     }
 
-    pub async fn spawn(&mut self) {
+    /// Sends SIGHUP (the config reload signal).
+    pub fn hangup(&self) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .arg("-HUP")
+                .arg(child.id().to_string())
+                .status();
+        }
+    }
+
+    /// Starts the server without waiting for it to be ready (a config whose
+    /// admin token the test does not know yet).
+    pub fn spawn_unready(&mut self) {
         let log = std::fs::File::create(self.log_path(self.runs)).unwrap();
         self.runs += 1;
         let child = Command::new(env!("CARGO_BIN_EXE_hookwasm"))
@@ -376,6 +396,10 @@ secrets = ["{SECRET}"]
             .spawn()
             .unwrap();
         self.child = Some(child);
+    }
+
+    pub async fn spawn(&mut self) {
+        self.spawn_unready();
         self.wait_ready().await;
     }
 
@@ -478,7 +502,11 @@ pub fn now_secs() -> i64 {
 }
 
 pub fn signed_headers(webhook_id: &str, timestamp: i64, body: &[u8]) -> Vec<(String, String)> {
-    let secret = hookwasm::signature::Secret::parse(SECRET).unwrap();
+    let secret = hookwasm::signature::Secret::parse(
+        &hookwasm::signature::SourceKind::StandardWebhooks,
+        SECRET,
+    )
+    .unwrap();
     vec![
         ("content-type".into(), "application/json".into()),
         ("webhook-id".into(), webhook_id.into()),
@@ -544,6 +572,39 @@ pub async fn admin_get(server: &Hookwasm, path: &str) -> (u16, Value) {
     get(&server.admin_url(path), Some(ADMIN_TOKEN))
         .await
         .unwrap()
+}
+
+/// A marker for `start_config`: no `[sources.dodo]`.
+const NO_SOURCES: &str = "\u{0}no sources";
+
+/// Any admin API call, with the token and a JSON body.
+pub async fn admin_call(
+    server: &Hookwasm,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut headers = vec![("authorization".to_string(), format!("Bearer {ADMIN_TOKEN}"))];
+    let bytes = match body {
+        Some(body) => {
+            headers.push(("content-type".to_string(), "application/json".to_string()));
+            serde_json::to_vec(&body).unwrap()
+        }
+        None => Vec::new(),
+    };
+    request(method, &server.admin_url(path), &headers, bytes)
+        .await
+        .unwrap()
+}
+
+/// `request` with any headers: for the admin guard's tests.
+pub async fn raw_request(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> Result<(u16, Value), String> {
+    request(method, url, headers, body).await
 }
 
 pub async fn admin_post(server: &Hookwasm, path: &str, body: Value) -> (u16, Value) {

@@ -2,43 +2,21 @@
 //! endpoint's dead letters in a window, Svix's "recover") and
 //! `replay-missing` (create deliveries for events in a window that never had
 //! one for the endpoint). Both are idempotent, so running one twice is safe.
+//! Their progress is readable while they run (`GET /v1/jobs/{id}`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
-
-use crate::config::Endpoint;
-use crate::delivery::Deliverer;
-use crate::store::{
-    DeliveryFilter, DeliveryStatus, EventFilter, Millis, Store, StoreError, now_ms,
-};
-
+use super::api::JobView;
 use super::views::time;
+use crate::model::{DeliveryQuery, DeliveryStatus, Endpoint, EventQuery, Millis, now_ms};
+use crate::store::{Store, StoreError};
 
 const PAGE: usize = 500;
 
-#[derive(Clone, Debug, Serialize)]
-pub struct Job {
-    pub id: String,
-    pub kind: &'static str,
-    pub endpoint: String,
-    pub since: String,
-    pub until: String,
-    pub state: &'static str,
-    /// Records looked at, and records re-queued or created.
-    pub examined: u64,
-    pub changed: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub started_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub finished_at: Option<String>,
-}
-
 #[derive(Default)]
 pub struct Jobs {
-    jobs: Mutex<HashMap<String, Job>>,
+    jobs: Mutex<HashMap<String, JobView>>,
 }
 
 #[derive(Clone, Copy)]
@@ -48,7 +26,7 @@ pub enum Kind {
 }
 
 impl Jobs {
-    pub fn get(&self, id: &str) -> Option<Job> {
+    pub fn get(&self, id: &str) -> Option<JobView> {
         self.jobs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -56,7 +34,7 @@ impl Jobs {
             .cloned()
     }
 
-    fn update(&self, id: &str, f: impl FnOnce(&mut Job)) {
+    fn update(&self, id: &str, f: impl FnOnce(&mut JobView)) {
         if let Some(job) = self
             .jobs
             .lock()
@@ -71,23 +49,23 @@ impl Jobs {
     pub fn start(
         self: &Arc<Self>,
         kind: Kind,
-        endpoint: Endpoint,
+        endpoint: Arc<Endpoint>,
         since: Millis,
         until: Option<Millis>,
         store: Arc<dyn Store>,
-        deliverer: Arc<Deliverer>,
-    ) -> Job {
+    ) -> JobView {
         let until = until.unwrap_or_else(now_ms);
-        let job = Job {
+        let job = JobView {
             id: format!("job_{}", ulid::Ulid::new()),
             kind: match kind {
                 Kind::Recover => "recover",
                 Kind::ReplayMissing => "replay-missing",
-            },
+            }
+            .into(),
             endpoint: endpoint.id.clone(),
             since: time(since),
             until: time(until),
-            state: "running",
+            state: "running".into(),
             examined: 0,
             changed: 0,
             error: None,
@@ -99,34 +77,32 @@ impl Jobs {
             .unwrap_or_else(|p| p.into_inner())
             .insert(job.id.clone(), job.clone());
         let (jobs, id) = (self.clone(), job.id.clone());
-        // Store work is synchronous: keep it off the async threads.
-        tokio::task::spawn_blocking(move || {
+        tokio::spawn(async move {
             let result = match kind {
-                Kind::Recover => recover(&jobs, &id, &endpoint, since, until, store.as_ref()),
+                Kind::Recover => recover(&jobs, &id, &endpoint, since, until, store.as_ref()).await,
                 Kind::ReplayMissing => {
-                    replay_missing(&jobs, &id, &endpoint, since, until, store.as_ref())
+                    replay_missing(&jobs, &id, &endpoint, since, until, store.as_ref()).await
                 }
             };
-            deliverer.wake(&endpoint.id);
             jobs.update(&id, |job| {
                 job.finished_at = Some(time(now_ms()));
                 match result {
-                    Ok(()) => job.state = "done",
+                    Ok(()) => job.state = "done".into(),
                     Err(e) => {
-                        job.state = "failed";
+                        job.state = "failed".into();
                         job.error = Some(e.to_string());
                     }
                 }
             });
             if let Some(job) = jobs.get(&id) {
-                tracing::info!(job = %id, kind = job.kind, endpoint = %job.endpoint, examined = job.examined, changed = job.changed, state = job.state, "admin job finished");
+                tracing::info!(job = %id, kind = %job.kind, endpoint = %job.endpoint, examined = job.examined, changed = job.changed, state = %job.state, "admin job finished");
             }
         });
         job
     }
 }
 
-fn recover(
+async fn recover(
     jobs: &Jobs,
     id: &str,
     endpoint: &Endpoint,
@@ -136,16 +112,18 @@ fn recover(
 ) -> Result<(), StoreError> {
     let mut cursor = None;
     loop {
-        let page = store.deliveries(&DeliveryFilter {
-            endpoint: Some(endpoint.id.clone()),
-            status: Some(DeliveryStatus::Dead),
-            since: Some(since),
-            until: Some(until),
-            cursor,
-            limit: PAGE,
-        })?;
+        let page = store
+            .deliveries(&DeliveryQuery {
+                endpoint: Some(endpoint.id.clone()),
+                status: Some(DeliveryStatus::Dead),
+                since: Some(since),
+                until: Some(until),
+                cursor,
+                limit: PAGE,
+            })
+            .await?;
         for d in &page.items {
-            store.requeue(d.id, false, now_ms())?;
+            store.requeue(d.id, false, now_ms()).await?;
         }
         let n = page.items.len() as u64;
         jobs.update(id, |job| {
@@ -159,7 +137,7 @@ fn recover(
     }
 }
 
-fn replay_missing(
+async fn replay_missing(
     jobs: &Jobs,
     id: &str,
     endpoint: &Endpoint,
@@ -169,20 +147,22 @@ fn replay_missing(
 ) -> Result<(), StoreError> {
     let mut cursor = None;
     loop {
-        let page = store.events(&EventFilter {
-            source: Some(endpoint.source.clone()),
-            since: Some(since),
-            until: Some(until),
-            cursor,
-            limit: PAGE,
-            ..EventFilter::default()
-        })?;
+        let page = store
+            .events(&EventQuery {
+                source: Some(endpoint.source.clone()),
+                since: Some(since),
+                until: Some(until),
+                cursor,
+                limit: PAGE,
+                ..EventQuery::default()
+            })
+            .await?;
         let mut created = 0;
         for event in &page.items {
             if !endpoint.events.matches(&event.event_type) {
                 continue;
             }
-            match store.add_delivery(event.id, &endpoint.id, now_ms()) {
+            match store.add_delivery(event.id, &endpoint.id, now_ms()).await {
                 Ok(Some(_)) => created += 1,
                 // Already has one; or retention removed the event since
                 // this page was read: nothing to deliver.

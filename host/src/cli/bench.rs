@@ -182,6 +182,7 @@ allow_private_destinations = true
 
 [admin]
 listen = "{admin}"
+token = "{BENCH_TOKEN}"
 
 [sources.dodo]
 secrets = ["{SECRET}"]
@@ -228,7 +229,8 @@ retry = {{ schedule_secs = [0.2, 1, 2] }}
     let load_cpu_at_start = cpu_secs("self");
     let rss_since_ready = reset_peak_rss(pid);
 
-    let secret = Secret::parse(SECRET).map_err(|e| anyhow!("{e}"))?;
+    let secret = Secret::parse(&hookwasm::signature::SourceKind::StandardWebhooks, SECRET)
+        .map_err(|e| anyhow!("{e}"))?;
     // Ids unique to this run, so a kept `--dir` does not turn a second run
     // into duplicates that are never delivered again.
     let run = std::time::SystemTime::now()
@@ -421,10 +423,16 @@ async fn wait_ready(
         if let Ok(Some(status)) = child.try_wait() {
             bail!("hookwasm serve exited during start: {status}");
         }
-        let request =
-            http::Request::get(format!("http://{admin}/readyz")).body(Full::new(Bytes::new()))?;
+        let request = http::Request::get(format!("http://{admin}/readyz"))
+            .header(http::header::AUTHORIZATION, format!("Bearer {BENCH_TOKEN}"))
+            .body(Full::new(Bytes::new()))?;
+        // Ready, and the endpoint's plugin compiled: the run measures
+        // delivery, not a first compile.
         if let Ok(r) = client.request(request).await
             && r.status().is_success()
+            && let Ok(body) = r.into_body().collect().await
+            && serde_json::from_slice::<serde_json::Value>(&body.to_bytes())
+                .is_ok_and(|v| v["compiling"].as_array().is_some_and(|c| c.is_empty()))
         {
             return Ok(());
         }
@@ -434,6 +442,9 @@ async fn wait_ready(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The bench server's admin token (it listens on loopback, for one run).
+const BENCH_TOKEN: &str = "bench-admin-token-0123456789";
 
 fn free_addr() -> anyhow::Result<SocketAddr> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)

@@ -42,7 +42,15 @@ enum Command {
     /// Test, list and create plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
-    /// Endpoints of a running server: state, counts; disable, enable, replay-missing.
+    /// Sources of a running server: create, list, show, rotate, delete.
+    Sources {
+        #[command(subcommand)]
+        command: Option<admin::SourcesCommand>,
+        #[command(flatten)]
+        admin: admin::AdminArgs,
+    },
+    /// Endpoints of a running server: create, edit, test, transformation,
+    /// disable, enable, delete; state and counts.
     Endpoints {
         #[command(subcommand)]
         command: Option<admin::EndpointsCommand>,
@@ -61,12 +69,21 @@ enum Command {
         #[command(subcommand)]
         command: Option<admin::DeliveriesCommand>,
         #[command(flatten)]
+        query: admin::DeliveryQuery,
+        #[command(flatten)]
         admin: admin::AdminArgs,
     },
-    /// Dead letters (list, recover an endpoint's over a time window).
+    /// Dead letters (list, recover over a time window).
     Dlq {
         #[command(subcommand)]
         command: Option<admin::DlqCommand>,
+        #[command(flatten)]
+        admin: admin::AdminArgs,
+    },
+    /// Background jobs (recover, replay-missing): progress.
+    Jobs {
+        #[command(subcommand)]
+        command: admin::JobsCommand,
         #[command(flatten)]
         admin: admin::AdminArgs,
     },
@@ -122,10 +139,16 @@ pub fn main() -> ExitCode {
             Command::Config(ConfigCommand::Check(args)) => serve::check(args),
             Command::Send(args) => send::run(args).await,
             Command::Plugin(cmd) => plugin::run(cmd).await,
+            Command::Sources { command, admin } => admin::sources(admin, command).await,
             Command::Endpoints { command, admin } => admin::endpoints(admin, command).await,
             Command::Events { command, admin } => admin::events(admin, command).await,
-            Command::Deliveries { command, admin } => admin::deliveries(admin, command).await,
+            Command::Deliveries {
+                command,
+                query,
+                admin,
+            } => admin::deliveries(admin, command, query).await,
             Command::Dlq { command, admin } => admin::dlq(admin, command).await,
+            Command::Jobs { command, admin } => admin::jobs(admin, command).await,
             Command::Plugins { admin } => admin::plugins(admin).await,
             Command::Bench(args) => bench::run(args).await,
         }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use clap::Args;
 use hookwasm::delivery::client::{HttpClient, tls_config};
-use hookwasm::runtime::ValidRequest;
-use hookwasm::signature::Secret;
+use hookwasm::model::OutboundRequest;
+use hookwasm::signature::{Secret, SourceKind};
 
 use super::serve::{ConfigArg, load};
 use super::usage;
@@ -30,6 +30,10 @@ pub struct SendArgs {
     /// The webhook id (default: a new unique one).
     #[arg(long)]
     id: Option<String>,
+    /// The event type header for senders that put it in a header
+    /// (GitHub's `X-GitHub-Event`, Shopify's `X-Shopify-Topic`).
+    #[arg(long)]
+    event_type: Option<String>,
     #[command(flatten)]
     config: ConfigArg,
 }
@@ -37,21 +41,31 @@ pub struct SendArgs {
 pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     let body = std::fs::read(&args.event)
         .map_err(|e| usage(format!("cannot read {}: {e}", args.event.display())))?;
-    let (secret, to) = match (&args.secret, &args.to) {
-        (Some(secret), Some(to)) => (
-            Secret::parse(secret).map_err(|e| usage(format!("--secret: {e}")))?,
-            to.clone(),
-        ),
+    let (kind, secret, to) = match (&args.secret, &args.to) {
+        (Some(secret), Some(to)) => {
+            let kind = SourceKind::StandardWebhooks;
+            let secret =
+                Secret::parse(&kind, secret).map_err(|e| usage(format!("--secret: {e}")))?;
+            (kind, secret, to.clone())
+        }
         _ => {
             let config = load(&args.config.config)?;
-            let secret = match &args.secret {
-                Some(s) => Secret::parse(s).map_err(|e| usage(format!("--secret: {e}")))?,
-                None => signing_secret(&config, &args.source)?,
+            let (kind, secret) = match &args.secret {
+                Some(s) => {
+                    let kind = source_kind(&config, &args.source)?;
+                    let secret =
+                        Secret::parse(&kind, s).map_err(|e| usage(format!("--secret: {e}")))?;
+                    (kind, secret)
+                }
+                None => (
+                    source_kind(&config, &args.source)?,
+                    signing_secret(&config, &args.source)?,
+                ),
             };
             let to = args.to.clone().unwrap_or_else(|| {
                 format!("http://{}/webhooks/{}", config.server.listen, args.source)
             });
-            (secret, to)
+            (kind, secret, to)
         }
     };
     let id = args
@@ -61,18 +75,25 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let request = ValidRequest {
+    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+    for (name, value) in secret.signed_headers(&kind, &id, timestamp, &body).iter() {
+        headers.push((
+            name.as_str().to_string(),
+            value.to_str().unwrap_or_default().to_string(),
+        ));
+    }
+    let type_header = match kind {
+        SourceKind::Github => Some("x-github-event"),
+        SourceKind::Shopify => Some("x-shopify-topic"),
+        _ => None,
+    };
+    if let (Some(name), Some(event_type)) = (type_header, &args.event_type) {
+        headers.push((name.to_string(), event_type.clone()));
+    }
+    let request = OutboundRequest {
         method: "POST".into(),
         url: to.clone(),
-        headers: vec![
-            ("content-type".into(), "application/json".into()),
-            ("webhook-id".into(), id.clone()),
-            ("webhook-timestamp".into(), timestamp.to_string()),
-            (
-                "webhook-signature".into(),
-                secret.sign(&id, timestamp, &body),
-            ),
-        ],
+        headers,
         body,
     };
     let client = HttpClient::new(tls_config(None).map_err(anyhow::Error::msg)?, true);
@@ -86,6 +107,15 @@ pub async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// How the source's sender signs.
+fn source_kind(config: &hookwasm::config::Config, source: &str) -> anyhow::Result<SourceKind> {
+    config
+        .sources
+        .get(source)
+        .map(|s| s.verifier.kind().clone())
+        .ok_or_else(|| usage(format!("no source {source:?} in {}", config.path.display())))
 }
 
 /// The source's first secret, read again from the environment (the checked

@@ -29,8 +29,31 @@ pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// `text` on one line and at most `max` characters (with `…`), so a long
+/// reason cannot break a table's columns.
+pub fn clip(text: &str, max: usize) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= max {
+        return line;
+    }
+    let mut out: String = line.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// An optional cell: "-" when absent.
+pub fn cell<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn clips_long_cells_to_one_line() {
+        assert_eq!(super::clip("a\nb  c", 10), "a b c");
+        assert_eq!(super::clip("abcdefghijk", 5), "abcd…");
+    }
+
     #[test]
     fn aligns_columns() {
         let out = super::render(

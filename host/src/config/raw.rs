@@ -1,9 +1,12 @@
 //! The TOML file exactly as written: serde structs that reject unknown keys.
-//! `super` turns them into checked settings.
+//! `super` turns them into checked settings; sources and endpoints are the
+//! catalog's specs, checked by the catalog's validation.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+
+use crate::catalog::spec::{EndpointSpec, SourceSpec};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,9 +21,9 @@ pub struct File {
     #[serde(default)]
     pub delivery: Delivery,
     #[serde(default)]
-    pub sources: BTreeMap<String, Source>,
+    pub sources: BTreeMap<String, SourceSpec>,
     #[serde(default)]
-    pub endpoints: Vec<Endpoint>,
+    pub endpoints: Vec<EndpointSpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -38,6 +41,7 @@ pub struct Server {
     pub body_timeout_secs: Option<u64>,
     pub max_header_bytes: Option<usize>,
     pub dedupe_hours: Option<u64>,
+    pub secret_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,6 +49,7 @@ pub struct Server {
 pub struct Admin {
     pub listen: Option<String>,
     pub token: Option<String>,
+    pub hosts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,73 +72,4 @@ pub struct Runtime {
 #[serde(deny_unknown_fields)]
 pub struct Delivery {
     pub ca_file: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Source {
-    #[serde(default)]
-    pub secrets: Vec<String>,
-    pub tolerance_secs: Option<u64>,
-    pub verify: Option<bool>,
-    pub rate_limit_per_sec: Option<f64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Endpoint {
-    pub id: String,
-    pub source: String,
-    pub plugin: String,
-    pub events: Vec<String>,
-    pub url: Option<String>,
-    pub auth: Option<Auth>,
-    #[serde(default)]
-    pub settings: BTreeMap<String, SettingValue>,
-    #[serde(default)]
-    pub limits: Limits,
-    #[serde(default)]
-    pub retry: Retry,
-    pub rate_limit_per_sec: Option<f64>,
-    pub concurrency: Option<u32>,
-    pub timeout_secs: Option<u64>,
-    pub enabled: Option<bool>,
-    pub allow_private_destinations: Option<bool>,
-    pub script: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Auth {
-    Bearer(String),
-    Basic { username: String, password: String },
-    Header { name: String, value: String },
-}
-
-/// Settings are strings for the plugin; numbers and booleans are accepted
-/// and passed on as their TOML text.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum SettingValue {
-    String(String),
-    Integer(i64),
-    Float(f64),
-    Bool(bool),
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Limits {
-    pub fuel: Option<u64>,
-    pub memory_mb: Option<usize>,
-    pub timeout_ms: Option<u64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Retry {
-    pub schedule_secs: Option<Vec<f64>>,
-    pub delivered_statuses: Option<Vec<u16>>,
-    pub jitter: Option<f64>,
-    pub max_retry_after_secs: Option<u64>,
 }

@@ -25,7 +25,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::rt::TokioExecutor;
 
-use crate::runtime::ValidRequest;
+use crate::model::OutboundRequest;
 
 /// How much of a response body is kept with the attempt.
 pub const EXCERPT_BYTES: usize = 4096;
@@ -126,7 +126,7 @@ impl HttpClient {
     /// under the same names) within `timeout`.
     pub async fn send(
         &self,
-        request: &ValidRequest,
+        request: &OutboundRequest,
         extra: &[(HeaderName, HeaderValue)],
         timeout: Duration,
     ) -> Result<Response, SendError> {

@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::client::{Response, SendError};
-use crate::config::RetryPolicy;
+use crate::model::RetryPolicy;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {

@@ -22,15 +22,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use wasmtime::component::Linker;
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig,
 };
 
+pub use crate::model::Limits;
 pub use error::{LoadError, TransformError};
-pub use output::{OutputPolicy, ValidRequest};
+pub use output::OutputPolicy;
 pub use plugin::{CallStats, Plugin, PluginSource, TransformInput, Transformed};
 pub use sandbox::CallState;
 
@@ -47,27 +47,6 @@ pub mod bindings {
 /// How often the epoch ticker advances: the granularity of wall-time limits
 /// and of the time slices a long-running plugin gets before yielding.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
-
-/// Resource limits for one transform call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Limits {
-    /// Fuel (roughly, WebAssembly instructions) the call may burn.
-    pub fuel: u64,
-    /// The most linear memory the plugin may grow to, in bytes.
-    pub memory_bytes: usize,
-    /// Wall-clock time for instantiation plus the call.
-    pub timeout: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            fuel: 50_000_000,
-            memory_bytes: 32 << 20,
-            timeout: Duration::from_millis(250),
-        }
-    }
-}
 
 /// Engine-wide settings, fixed for the life of the process.
 #[derive(Clone, Debug)]

@@ -2,9 +2,9 @@
 //! untrusted, so its output is input.
 
 use http::header::{HeaderName, HeaderValue};
-use serde::{Deserialize, Serialize};
 
 use super::bindings;
+use crate::model::OutboundRequest;
 
 /// What a plugin's request must satisfy for one endpoint.
 #[derive(Clone, Debug, Default)]
@@ -32,17 +32,6 @@ impl OutputPolicy {
     }
 }
 
-/// A request that passed validation: safe to store and to send.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ValidRequest {
-    pub method: String,
-    pub url: String,
-    /// Lower-case names, in the order the plugin gave them.
-    pub headers: Vec<(String, String)>,
-    #[serde(with = "body_base64")]
-    pub body: Vec<u8>,
-}
-
 /// Headers the host owns: it computes them, or they would let a plugin
 /// smuggle a second request onto the connection.
 const HOST_OWNED: &[&str] = &[
@@ -60,7 +49,7 @@ const MAX_URL_BYTES: usize = 8 << 10;
 const MAX_HEADERS: usize = 100;
 const MAX_HEADER_BYTES: usize = 64 << 10;
 
-pub fn validate(req: bindings::Request, policy: &OutputPolicy) -> Result<ValidRequest, String> {
+pub fn validate(req: bindings::Request, policy: &OutputPolicy) -> Result<OutboundRequest, String> {
     let method = http::Method::from_bytes(req.method.as_bytes()).map_err(|_| {
         format!(
             "method {:?} is not a valid HTTP method token",
@@ -144,7 +133,7 @@ pub fn validate(req: bindings::Request, policy: &OutputPolicy) -> Result<ValidRe
         ));
     }
 
-    Ok(ValidRequest {
+    Ok(OutboundRequest {
         method: method.as_str().to_owned(),
         url: url.into(),
         headers,
@@ -163,22 +152,6 @@ fn clip(s: &str) -> String {
         end -= 1;
     }
     format!("{}…", &s[..end])
-}
-
-/// Bodies are stored and shown as base64 in JSON (they need not be UTF-8).
-mod body_base64 {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::STANDARD;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(body: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(body))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        STANDARD.decode(text).map_err(serde::de::Error::custom)
-    }
 }
 
 #[cfg(test)]

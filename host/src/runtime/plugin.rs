@@ -14,9 +14,10 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use super::bindings::{self, Outcome, TransformerPre};
 use super::cache::{self, CacheStatus, Prepared};
 use super::meta::{self, PluginMeta};
-use super::output::{self, OutputPolicy, ValidRequest};
+use super::output::{self, OutputPolicy};
 use super::snapshot;
 use super::{CallState, Limits, LoadError, Runtime, TransformError};
+use crate::model::OutboundRequest;
 
 /// Where a plugin's bytes came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,7 +49,7 @@ pub struct TransformInput {
 /// A successful transform, after validation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Transformed {
-    Deliver(ValidRequest),
+    Deliver(OutboundRequest),
     Skip(String),
 }
 
@@ -57,6 +58,8 @@ pub enum Transformed {
 pub struct CallStats {
     pub fuel: u64,
     pub micros: u64,
+    /// The most linear memory the plugin grew to.
+    pub peak_memory_bytes: u64,
 }
 
 /// A JavaScript handler run by the built-in `js` plugin: the host hands it
@@ -334,6 +337,30 @@ impl Plugin {
         }
     }
 
+    /// Like [`Plugin::transform`], also returning what the guest printed
+    /// (a handler's `console.log`): for dry runs.
+    pub async fn transform_capturing(
+        self: &Arc<Self>,
+        input: TransformInput,
+        limits: Limits,
+        policy: OutputPolicy,
+    ) -> (Result<Transformed, TransformError>, CallStats, String) {
+        let plugin = self.clone();
+        let handle = self
+            .runtime
+            .spawn(async move { plugin.call_capturing(&input, &limits, &policy).await });
+        match handle.await {
+            Ok(done) => done,
+            Err(e) => (
+                Err(TransformError::Trap {
+                    message: format!("the host task running the plugin failed: {e}"),
+                }),
+                CallStats::default(),
+                String::new(),
+            ),
+        }
+    }
+
     /// Runs one transform on the current task: a fresh store and instance,
     /// with `limits`, and the output checked against `policy`.
     pub async fn call(
@@ -342,9 +369,19 @@ impl Plugin {
         limits: &Limits,
         policy: &OutputPolicy,
     ) -> (Result<Transformed, TransformError>, CallStats) {
+        let (result, stats, _) = self.call_capturing(input, limits, policy).await;
+        (result, stats)
+    }
+
+    async fn call_capturing(
+        &self,
+        input: &TransformInput,
+        limits: &Limits,
+        policy: &OutputPolicy,
+    ) -> (Result<Transformed, TransformError>, CallStats, String) {
         let Ok(_slot) = self.runtime.slots().acquire().await else {
             let err = TransformError::Instantiate("the plugin runtime is shutting down".into());
-            return (Err(err), CallStats::default());
+            return (Err(err), CallStats::default(), String::new());
         };
         let started = Instant::now();
         let memory_limit = limits
@@ -372,8 +409,9 @@ impl Plugin {
         let stats = CallStats {
             fuel: limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0)),
             micros: started.elapsed().as_micros() as u64,
+            peak_memory_bytes: store.data().limiter.peak as u64,
         };
-        let stderr = self.log_output(store.data());
+        let (console, stderr) = self.log_output(store.data());
         let outcome = match result {
             Err(_elapsed) => Err(TransformError::TimedOut {
                 limit: limits.timeout,
@@ -385,7 +423,7 @@ impl Plugin {
                 .map(Transformed::Deliver)
                 .map_err(TransformError::InvalidOutput),
         };
-        (outcome, stats)
+        (outcome, stats, console)
     }
 
     /// A store for one call: `limits`' memory (at most `memory_limit`) and
@@ -462,7 +500,7 @@ impl Plugin {
             Ok::<_, wasmtime::Error>(ran)
         })
         .await;
-        let stderr = self.log_output(store.data());
+        let (_, stderr) = self.log_output(store.data());
         match checked {
             Err(_elapsed) => Err(TransformError::TimedOut {
                 limit: limits.timeout,
@@ -492,8 +530,9 @@ impl Plugin {
     }
 
     /// Sends what the guest printed to the host's log (bounded by the
-    /// runtime's capture size) and returns stderr for error messages.
-    fn log_output(&self, state: &CallState) -> String {
+    /// runtime's capture size); returns all of it, and stderr alone for
+    /// error messages.
+    fn log_output(&self, state: &CallState) -> (String, String) {
         let (stdout, stdout_dropped) = state.stdout.take();
         let (stderr, stderr_dropped) = state.stderr.take();
         for (stream, text, dropped) in [
@@ -504,7 +543,7 @@ impl Plugin {
                 tracing::info!(plugin = %self.name, stream, dropped_bytes = dropped, "plugin output: {}", text.trim_end());
             }
         }
-        stderr
+        (format!("{stdout}{stderr}"), stderr)
     }
 }
 

@@ -22,6 +22,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use super::meta::{self, PluginMeta};
 use super::plugin::{Script, hash_bytes};
 use super::{LoadError, Plugin, PluginSource, Runtime, builtin};
+use crate::model::Transformation;
 
 /// The built-in plugin that runs JavaScript handlers.
 pub const JS_ENGINE: &str = "js";
@@ -52,18 +53,34 @@ struct State {
     /// file → (modified, len, sha256) of the last bytes tried, so an
     /// unchanged file is not hashed or compiled again.
     seen: HashMap<PathBuf, (Option<SystemTime>, u64, String)>,
-    /// Endpoint scripts (`script = "…"`): (path, engine hash) → (modified,
-    /// len, plugin); a reloaded engine or an edited file builds a new one.
-    scripts: HashMap<(PathBuf, String), ScriptEntry>,
+    /// Endpoint transformations: (code sha256, engine hash) → plugin; a
+    /// reloaded engine or edited code builds a new one.
+    scripts: HashMap<(String, String), Arc<Plugin>>,
     /// Built-ins being compiled.
     compiling: std::collections::HashSet<String>,
 }
 
-/// An endpoint script's plugin, with the file's (modified, len) it was built from.
-type ScriptEntry = (Option<SystemTime>, u64, Arc<Plugin>);
+/// Endpoint transformations kept built at most.
+const MAX_SCRIPTS: usize = 256;
+
+/// `t` on the JavaScript engine `engine`.
+fn script_on(engine: &Plugin, plugin: &str, t: &Transformation) -> Plugin {
+    let source = match &t.file {
+        Some(path) => PluginSource::File(path.clone()),
+        None => PluginSource::BuiltIn,
+    };
+    engine.with_script(
+        plugin,
+        source,
+        Script {
+            name: t.name.clone(),
+            source: t.code.clone(),
+        },
+    )
+}
 
 /// A loaded plugin, as `hookwasm plugin list` and the admin API show it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct PluginInfo {
     pub name: String,
     pub version: String,
@@ -81,8 +98,11 @@ pub struct PluginInfo {
     pub snapshot: Option<String>,
     /// In a running server: `ready`, `compiling`, `failed`, or `available`
     /// (a built-in nothing uses yet, compiled on first use).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<&'static str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// How a form asks for an endpoint's fields (the dashboard's card).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<super::meta::PluginForm>,
     /// Something that works but deserves attention (a file that overrides
     /// a built-in plugin).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -189,44 +209,59 @@ impl PluginRegistry {
     }
 
     /// The plugin an endpoint runs: `plugin`, or, for an endpoint with a
-    /// `script`, that JavaScript file on the `plugin` engine. The script is
-    /// re-read when it changes on disk (one `stat` per call), so editing it
-    /// takes effect without a restart. The error says why it cannot run.
-    pub fn for_endpoint(&self, plugin: &str, script: Option<&Path>) -> Result<Arc<Plugin>, String> {
+    /// JavaScript transformation, that code on the `plugin` engine (built
+    /// once per code and engine, then shared). The error says why it cannot
+    /// run.
+    pub fn for_endpoint(
+        &self,
+        plugin: &str,
+        transformation: Option<&Transformation>,
+    ) -> Result<Arc<Plugin>, String> {
         let Some(engine) = self.get(plugin) else {
             let problem = self
                 .problem(plugin)
                 .unwrap_or_else(|| "no such plugin".into());
             return Err(format!("plugin {plugin:?} is not loaded: {problem}"));
         };
-        let Some(path) = script else {
+        let Some(t) = transformation else {
             return Ok(engine);
         };
-        let stat = std::fs::metadata(path)
-            .map_err(|e| format!("cannot read the script {}: {e}", path.display()))?;
-        let modified = stat.modified().ok();
-        let key = (path.to_path_buf(), engine.hash().to_string());
-        if let Some((m, len, cached)) = self.read().scripts.get(&key)
-            && *m == modified
-            && *len == stat.len()
-        {
+        let key = (t.sha256.clone(), engine.hash().to_string());
+        if let Some(cached) = self.read().scripts.get(&key) {
             return Ok(cached.clone());
         }
-        let source = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the script {}: {e}", path.display()))?;
-        let script = Script {
-            name: path.display().to_string(),
-            source: source.into(),
-        };
-        let built =
-            Arc::new(engine.with_script(plugin, PluginSource::File(path.to_path_buf()), script));
+        let built = Arc::new(script_on(&engine, plugin, t));
         built.specialize_in_background();
         let mut state = self.write();
-        state.scripts.retain(|(p, _), _| p != path);
-        state
-            .scripts
-            .insert(key, (modified, stat.len(), built.clone()));
+        // Keep the newest few: edits leave old versions nothing runs.
+        if state.scripts.len() >= MAX_SCRIPTS {
+            state.scripts.clear();
+        }
+        state.scripts.insert(key, built.clone());
         Ok(built)
+    }
+
+    /// Checks a transformation on the `plugin` engine (compiled first if it
+    /// is not yet): its top-level code runs and defines `handler`. The
+    /// error has the script's name and line.
+    pub async fn check_transformation(
+        self: &Arc<Self>,
+        plugin: &str,
+        t: &Transformation,
+    ) -> Result<(), String> {
+        self.ensure(plugin);
+        self.ready(plugin).await;
+        let Some(engine) = self.get(plugin) else {
+            let problem = self
+                .problem(plugin)
+                .unwrap_or_else(|| "no such plugin".into());
+            return Err(format!("plugin {plugin:?} is not loaded: {problem}"));
+        };
+        let candidate = Arc::new(script_on(&engine, plugin, t));
+        match candidate.script() {
+            Some(script) => candidate.check_script(script).await,
+            None => Ok(()),
+        }
     }
 
     /// Resolves when any plugin is (re)loaded, unloaded or fails.
@@ -266,7 +301,8 @@ impl PluginRegistry {
                 loaded_at: Some(humantime::format_rfc3339_seconds(p.loaded_at()).to_string()),
                 last_error: state.problems.get(p.name()).cloned(),
                 snapshot: p.snapshot_status(),
-                state: Some("ready"),
+                state: Some("ready".into()),
+                form: p.meta().form.clone(),
                 warning: match p.source() {
                     PluginSource::File(path) if builtin::get(p.name()).is_some() => {
                         Some(overrides_builtin(p.name(), path))
@@ -288,23 +324,32 @@ impl PluginRegistry {
                     ),
                 };
                 info.last_error = Some(problem.clone());
-                info.state = Some("failed");
+                info.state = Some("failed".into());
                 infos.push(info);
             }
         }
         for (name, bytes) in builtin::BUILTINS {
             if !listed(&infos, name) {
                 let mut info = describe(name, "built-in".into(), bytes);
-                info.state = Some(if state.compiling.contains(*name) {
-                    "compiling"
-                } else {
-                    "available"
-                });
+                info.state = Some(
+                    if state.compiling.contains(*name) {
+                        "compiling"
+                    } else {
+                        "available"
+                    }
+                    .into(),
+                );
                 infos.push(info);
             }
         }
         infos.sort_by(|a, b| a.name.cmp(&b.name));
         infos
+    }
+
+    /// Every plugin an endpoint could name — the built-ins and the plugins
+    /// directory's files — described without compiling (for validation).
+    pub fn available(&self) -> Vec<PluginInfo> {
+        discover(self.dir.as_deref())
     }
 
     /// The plugins being compiled now, for readiness checks.
@@ -706,6 +751,7 @@ fn describe_bytes(name: &str, source: String, bytes: &[u8]) -> PluginInfo {
         version,
         description,
         default_url,
+        form,
         ..
     } = meta::read(bytes);
     PluginInfo {
@@ -713,6 +759,7 @@ fn describe_bytes(name: &str, source: String, bytes: &[u8]) -> PluginInfo {
         description: description.unwrap_or_default(),
         hash: hash_bytes(bytes),
         default_url,
+        form,
         ..PluginInfo::unknown(name, source)
     }
 }
@@ -731,6 +778,7 @@ impl PluginInfo {
             last_error: None,
             snapshot: None,
             state: None,
+            form: None,
             warning: None,
         }
     }

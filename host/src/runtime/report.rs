@@ -3,7 +3,8 @@
 
 use serde_json::{Value, json};
 
-use super::{CallStats, TransformError, Transformed, ValidRequest};
+use super::{CallStats, TransformError, Transformed};
+use crate::model::OutboundRequest;
 
 /// `{"outcome":"deliver","request":{…},"stats":{…}}`, or `"skip"` with its
 /// reason; `Err` keeps the transform error for the caller to report.
@@ -24,7 +25,7 @@ pub fn report(
 
 /// Headers as an object of lower-case names (repeats joined with ", "), the
 /// body parsed when it is JSON and shown as text otherwise.
-pub fn request_json(request: &ValidRequest) -> Value {
+pub fn request_json(request: &OutboundRequest) -> Value {
     let mut headers = serde_json::Map::new();
     for (name, value) in &request.headers {
         let joined = match headers.get(name).and_then(Value::as_str) {

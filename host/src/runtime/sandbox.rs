@@ -39,6 +39,7 @@ impl CallState {
             limiter: MemoryLimiter {
                 limit: memory_limit,
                 denied: None,
+                peak: 0,
             },
             stdout,
             stderr,
@@ -61,6 +62,8 @@ impl WasiView for CallState {
 pub(crate) struct MemoryLimiter {
     limit: usize,
     pub(crate) denied: Option<usize>,
+    /// The largest linear memory granted in this call, in bytes.
+    pub(crate) peak: usize,
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -74,6 +77,7 @@ impl ResourceLimiter for MemoryLimiter {
             self.denied = Some(desired);
             return Ok(false);
         }
+        self.peak = self.peak.max(desired);
         Ok(true)
     }
 
@@ -219,6 +223,7 @@ mod tests {
         let mut limiter = MemoryLimiter {
             limit: 1 << 20,
             denied: None,
+            peak: 0,
         };
         assert!(limiter.memory_growing(0, 1 << 20, None).unwrap());
         assert!(limiter.denied.is_none());

@@ -4,8 +4,9 @@
 //! embedded implementation: one data directory, no server.
 
 mod commit;
+#[cfg(test)]
+pub(crate) mod conformance;
 mod counters;
-pub mod model;
 mod sled_store;
 
 use std::sync::Arc;
@@ -13,10 +14,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-pub use model::*;
+pub use crate::model::*;
 pub use sled_store::SledStore;
-
-use crate::runtime::ValidRequest;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -49,7 +48,7 @@ pub struct Ingested {
 /// A request a plugin just made, with the `name@version` that made it.
 #[derive(Clone, Copy, Debug)]
 pub struct NewRequest<'a> {
-    pub request: &'a ValidRequest,
+    pub request: &'a OutboundRequest,
     pub transformed_by: &'a str,
     /// The delivery's `updated_at` when the transform started: if the
     /// delivery changed since (an operator's replay or retry mid-attempt),
@@ -67,7 +66,7 @@ pub struct Work {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WorkInput {
     /// The request an earlier attempt sent: a retry resends it.
-    Request(ValidRequest),
+    Request(OutboundRequest),
     /// No request yet: the event and its payload, to transform.
     Event(Arc<Event>, Bytes),
     /// No request yet, and the event is no longer stored.
@@ -106,8 +105,26 @@ pub struct RetentionPolicy {
     pub dead: Duration,
 }
 
+/// What a dispatcher took from an endpoint's queue.
+#[derive(Debug, Default)]
+pub struct Claim {
+    /// Due work, leased to the caller until it finishes or releases each.
+    pub work: Vec<Work>,
+    /// When nothing more is due now: when the next delivery will be.
+    pub next_at: Option<Millis>,
+}
+
+/// The store, as every stage sees it: the event log, the delivery queue
+/// with claims, and the catalog's records. One backend implements all
+/// three (`SledStore` today; PostgreSQL next), and `conformance` checks
+/// that each behaves the same.
+pub trait Store: EventLog + Queue + Records + Send + Sync + 'static {}
+
+impl<T: EventLog + Queue + Records + Send + Sync + 'static> Store for T {}
+
+/// Events as received: durable before they are acknowledged.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait EventLog: Send + Sync {
     /// Stores `event`, its payload and one pending delivery per endpoint,
     /// atomically, and returns once they are durable — unless the same
     /// (source, webhook-id) was stored within `dedupe_window`.
@@ -122,39 +139,69 @@ pub trait Store: Send + Sync + 'static {
     /// Waits until everything written so far is durable.
     async fn flush(&self) -> Result<()>;
 
-    fn event(&self, id: EventId) -> Result<Option<Event>>;
-    fn event_by_webhook_id(&self, source: &str, webhook_id: &str) -> Result<Option<EventId>>;
-    fn payload(&self, id: EventId) -> Result<Option<Vec<u8>>>;
-    fn events(&self, filter: &EventFilter) -> Result<Page<Event>>;
+    async fn event(&self, id: EventId) -> Result<Option<Event>>;
+    async fn event_by_webhook_id(&self, source: &str, webhook_id: &str) -> Result<Option<EventId>>;
+    async fn payload(&self, id: EventId) -> Result<Option<Vec<u8>>>;
+    async fn events(&self, query: &EventQuery) -> Result<Page<Event>>;
 
-    fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>>;
-    fn deliveries_of(&self, event: EventId) -> Result<Vec<Delivery>>;
-    fn deliveries(&self, filter: &DeliveryFilter) -> Result<Page<Delivery>>;
-    fn request(&self, id: DeliveryId) -> Result<Option<ValidRequest>>;
-    /// A pending delivery and what its next attempt needs; `None` if it is
-    /// gone or no longer pending.
-    fn work(&self, id: DeliveryId) -> Result<Option<Work>>;
-    fn attempts(&self, id: DeliveryId) -> Result<Vec<Attempt>>;
+    /// Removes events (and everything hanging off them) past retention,
+    /// examining at most `budget` events after `after`; returns where to
+    /// continue, or `None` when the whole range was examined.
+    async fn purge(
+        &self,
+        now: Millis,
+        policy: RetentionPolicy,
+        after: Option<EventId>,
+        budget: usize,
+    ) -> Result<(Purged, Option<EventId>)>;
 
-    /// Counts by status, kept in memory.
-    fn counts(&self, endpoint: &str) -> Counts;
+    async fn size_on_disk(&self) -> Result<u64>;
+
+    /// Why the store can no longer make writes durable (a failed or hung
+    /// flush), if so; it stays failed until reopened.
+    fn failure(&self) -> Option<String>;
+}
+
+/// Deliveries and their attempts, and the queue of pending ones.
+#[async_trait::async_trait]
+pub trait Queue: Send + Sync {
+    async fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>>;
+    async fn deliveries_of(&self, event: EventId) -> Result<Vec<Delivery>>;
+    async fn deliveries(&self, query: &DeliveryQuery) -> Result<Page<Delivery>>;
+    async fn request(&self, id: DeliveryId) -> Result<Option<OutboundRequest>>;
+    async fn attempts(&self, id: DeliveryId) -> Result<Vec<Attempt>>;
+
+    /// Counts by status.
+    async fn counts(&self, endpoint: &str) -> Result<Counts>;
     /// Pending deliveries of `endpoint` whose time has come.
-    fn due_count(&self, endpoint: &str, now: Millis) -> Result<u64>;
+    async fn due_count(&self, endpoint: &str, now: Millis) -> Result<u64>;
 
-    /// The earliest pending delivery of `endpoint` that `busy` does not
-    /// claim: due now, or the time the next one is due.
-    fn next_due(
+    /// Up to `max` of `endpoint`'s deliveries that are due at `now` and not
+    /// claimed, earliest first, each leased to the caller for `lease` (a
+    /// backend shared by several nodes renews and expires leases; an
+    /// in-process one holds them until finished or released).
+    async fn claim(
         &self,
         endpoint: &str,
         now: Millis,
-        busy: &dyn Fn(DeliveryId) -> bool,
-    ) -> Result<Option<Due>>;
+        max: usize,
+        lease: Duration,
+    ) -> Result<Claim>;
+    /// Extends the leases of deliveries whose attempts are still running.
+    async fn renew(&self, ids: &[DeliveryId], lease: Duration) -> Result<()>;
+    /// Gives back a claimed delivery that was not attempted (shutdown).
+    async fn release(&self, id: DeliveryId) -> Result<()>;
+    /// Resolves when `endpoint` may have new due work (an ingest, a
+    /// requeue); dispatchers also wake at the `next_at` of their claims.
+    fn work_signal(&self, endpoint: &str) -> std::sync::Arc<tokio::sync::Notify>;
+
     /// Records an attempt (if one was made) and moves the delivery on, in one
-    /// atomic write. `request` is what the transform just produced for this
-    /// attempt: it is kept so that retries send the same bytes. (Stored with
-    /// the attempt's outcome rather than before it: one write per delivery
-    /// instead of two. A crash mid-attempt transforms again on restart,
-    /// which a deterministic plugin turns into the same request.)
+    /// atomic write, releasing its lease. `request` is what the transform
+    /// just produced for this attempt: it is kept so that retries send the
+    /// same bytes. (Stored with the attempt's outcome rather than before it:
+    /// one write per delivery instead of two. A crash mid-attempt transforms
+    /// again on restart, which a deterministic plugin turns into the same
+    /// request.)
     async fn finish(
         &self,
         id: DeliveryId,
@@ -165,30 +212,36 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Delivery>;
     /// Puts a delivery back in the queue, due now. `replay` drops the stored
     /// request so the transform runs again with the current plugin.
-    fn requeue(&self, id: DeliveryId, replay: bool, now: Millis) -> Result<Delivery>;
+    async fn requeue(&self, id: DeliveryId, replay: bool, now: Millis) -> Result<Delivery>;
     /// Creates a delivery of `event` to `endpoint` unless one exists.
-    fn add_delivery(
+    async fn add_delivery(
         &self,
         event: EventId,
         endpoint: &str,
         now: Millis,
     ) -> Result<Option<DeliveryId>>;
+    /// Ends every pending delivery of `endpoint` as `cancelled` with
+    /// `reason` (the endpoint was deleted); returns how many.
+    async fn cancel_pending(&self, endpoint: &str, reason: &str, now: Millis) -> Result<u64>;
+}
 
-    fn endpoint_state(&self, endpoint: &str) -> Result<Option<EndpointState>>;
-    fn set_endpoint_state(&self, endpoint: &str, state: &EndpointState) -> Result<()>;
+/// The catalog's records (API-created sources, endpoints, transformation
+/// versions, sealed by the catalog), endpoint states and the audit log.
+#[async_trait::async_trait]
+pub trait Records: Send + Sync {
+    /// (key, value) of every `kind` record whose key starts with `prefix`,
+    /// in key order.
+    async fn records(&self, kind: &str, prefix: &str) -> Result<Vec<(String, Vec<u8>)>>;
+    /// Durable before it returns.
+    async fn put_record(&self, kind: &str, key: &str, value: &[u8]) -> Result<()>;
+    async fn delete_record(&self, kind: &str, key: &str) -> Result<()>;
 
-    /// Removes events (and everything hanging off them) past retention,
-    /// examining at most `budget` events after `after`; returns where to
-    /// continue, or `None` when the whole range was examined.
-    fn purge(
-        &self,
-        now: Millis,
-        policy: RetentionPolicy,
-        after: Option<EventId>,
-        budget: usize,
-    ) -> Result<(Purged, Option<EventId>)>;
-    fn size_on_disk(&self) -> Result<u64>;
-    /// Why the store can no longer make writes durable (a failed or hung
-    /// flush), if so; it stays failed until reopened.
-    fn failure(&self) -> Option<String>;
+    async fn endpoint_state(&self, endpoint: &str) -> Result<Option<EndpointState>>;
+    /// `None` forgets it (a deleted endpoint).
+    async fn set_endpoint_state(&self, endpoint: &str, state: Option<&EndpointState>)
+    -> Result<()>;
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
+    /// Newest first; `before`: the cursor of the previous page.
+    async fn audit(&self, before: Option<&str>, limit: usize) -> Result<Page<AuditEntry>>;
 }

@@ -19,7 +19,11 @@ async fn every_expected_case_matches() {
         .collect();
     cases.sort();
     let connectors = builtin::BUILTINS.iter().filter(|(n, _)| *n != "js").count();
-    assert_eq!(cases.len(), connectors * 6, "6 fixtures per built-in connector");
+    assert_eq!(
+        cases.len(),
+        connectors * 6,
+        "6 fixtures per built-in connector"
+    );
 
     let mut failures = Vec::new();
     for case in &cases {
@@ -73,8 +77,9 @@ async fn every_expected_case_matches() {
     }
     assert!(
         failures.is_empty(),
-        "{} of 24 cases differ:\n{}",
+        "{} of {} cases differ:\n{}",
         failures.len(),
+        cases.len(),
         failures.join("\n\n")
     );
 }

@@ -65,7 +65,7 @@ pub fn input(event_type: &str, payload: &str) -> TransformInput {
 /// Whether `request` has the expected method, URL and exact headers (the
 /// `request` object of an expected-result file); callers check the body,
 /// which the fixtures hold as JSON or as exact text.
-pub fn same_head(request: &hookwasm::runtime::ValidRequest, want: &serde_json::Value) -> bool {
+pub fn same_head(request: &hookwasm::model::OutboundRequest, want: &serde_json::Value) -> bool {
     let headers: serde_json::Map<String, serde_json::Value> = request
         .headers
         .iter()

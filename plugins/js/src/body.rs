@@ -294,6 +294,7 @@ mod tests {
         let Realm {
             mut context,
             builtins,
+            ..
         } = Realm::new().unwrap();
         let value = context.eval(Source::from_bytes(js)).unwrap();
         let ours = stringify(value.clone(), &builtins.stringify, &mut context).unwrap();
@@ -361,6 +362,7 @@ mod tests {
         let Realm {
             mut context,
             builtins,
+            ..
         } = Realm::new().unwrap();
         for js in [
             "const a = {}; a.self = a; a",

@@ -53,6 +53,7 @@ fn preparing<T>(work: impl FnOnce() -> T) -> T {
 }
 
 /// Builds the realm ahead of the event (see the module docs).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub fn prepare() {
     if let Ok(realm) = preparing(Realm::new) {
         PREPARED.with(|prepared| *prepared.borrow_mut() = Some(realm));
@@ -64,6 +65,7 @@ pub fn prepare() {
 /// script is otherwise most of what is left of an event's cost. The host
 /// still sends the script with each event; a realm prepared with a different
 /// one is not used.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub fn prepare_script(name: &str, source: &str) -> Result<(), String> {
     let mut realm = match PREPARED.with(|prepared| prepared.borrow_mut().take()) {
         Some(realm) => realm,

@@ -46,7 +46,7 @@ mod writer;
 use super::commit::{Committer, Failure};
 use super::counters::Counters;
 use super::*;
-use crate::runtime::ValidRequest;
+use crate::model::OutboundRequest;
 use crate::runtime::cache::create_private_dir;
 use fresh::Fresh;
 use queue::{QueueIndex, due_at};
@@ -60,6 +60,14 @@ pub struct SledStore {
     /// First attempts' work, kept from ingest.
     fresh: Arc<Fresh>,
     endpoints: Tree,
+    /// The catalog's records: kind 0 key → value.
+    records: Tree,
+    /// Audit entries by id (time-ordered).
+    audit: Tree,
+    /// Deliveries claimed by a dispatcher and not yet finished or released:
+    /// the lease of an in-process queue.
+    leases: std::sync::Mutex<std::collections::HashSet<DeliveryId>>,
+    signals: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Notify>>>,
     // Before `committer`: the jobs already queued are written before the
     // store closes.
     writer: writer::Writer,
@@ -128,6 +136,10 @@ impl SledStore {
             .ok_or_else(|| StoreError::Storage("the commit thread has stopped".into()))?;
         let store = SledStore {
             endpoints: tree("endpoints")?,
+            records: tree("records")?,
+            audit: tree("audit")?,
+            leases: Default::default(),
+            signals: Default::default(),
             writer: writer::Writer::start(writer::Context {
                 trees: trees.clone(),
                 index: queue.clone(),
@@ -215,6 +227,14 @@ fn decode_webhook_value(value: &[u8]) -> Option<(EventId, Millis)> {
     let id = EventId::from_bytes(value)?;
     let at = u64::from_be_bytes(value.get(16..24)?.try_into().ok()?);
     Some((id, at))
+}
+
+fn record_key(kind: &str, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(kind.len() + 1 + key.len());
+    k.extend_from_slice(kind.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key.as_bytes());
+    k
 }
 
 fn queue_prefix(endpoint: &str) -> Vec<u8> {
@@ -376,7 +396,7 @@ impl SledStore {
         &self,
         id: DeliveryId,
         in_record: Option<&[u8]>,
-    ) -> Result<Option<ValidRequest>> {
+    ) -> Result<Option<OutboundRequest>> {
         match in_record {
             Some(request) => decode(request, "request").map(Some),
             None => Self::load(&self.trees.requests, &id.bytes(), "request"),
@@ -384,9 +404,10 @@ impl SledStore {
     }
 }
 
-#[async_trait::async_trait]
-impl Store for SledStore {
-    async fn ingest(
+/// The store's work, synchronous where sled is (reads from memory or a
+/// tree), async where it waits for the disk. The `Store` traits delegate here.
+impl SledStore {
+    pub async fn ingest(
         &self,
         event: Event,
         payload: &[u8],
@@ -428,33 +449,38 @@ impl Store for SledStore {
                 duplicate: true,
             }),
             // (The writer counted the new deliveries.)
-            None => Ok(Ingested {
-                event_id,
-                deliveries: endpoints.len(),
-                duplicate: false,
-            }),
+            None => {
+                for endpoint in endpoints {
+                    self.signal(endpoint);
+                }
+                Ok(Ingested {
+                    event_id,
+                    deliveries: endpoints.len(),
+                    duplicate: false,
+                })
+            }
         }
     }
 
-    async fn flush(&self) -> Result<()> {
+    pub async fn flush(&self) -> Result<()> {
         self.committer.commit().await
     }
 
-    fn event(&self, id: EventId) -> Result<Option<Event>> {
+    pub fn event(&self, id: EventId) -> Result<Option<Event>> {
         match self.trees.events.get(id.bytes())? {
             Some(bytes) => decode(record::decode_event(&bytes)?.event_json, "event").map(Some),
             None => Ok(None),
         }
     }
 
-    fn payload(&self, id: EventId) -> Result<Option<Vec<u8>>> {
+    pub fn payload(&self, id: EventId) -> Result<Option<Vec<u8>>> {
         match self.trees.events.get(id.bytes())? {
             Some(bytes) => self.payload_in(id, &record::decode_event(&bytes)?),
             None => Ok(None),
         }
     }
 
-    fn event_by_webhook_id(&self, source: &str, webhook_id: &str) -> Result<Option<EventId>> {
+    pub fn event_by_webhook_id(&self, source: &str, webhook_id: &str) -> Result<Option<EventId>> {
         Ok(self
             .trees
             .webhooks
@@ -463,7 +489,7 @@ impl Store for SledStore {
             .map(|(id, _)| id))
     }
 
-    fn events(&self, filter: &EventFilter) -> Result<Page<Event>> {
+    pub fn events(&self, filter: &EventQuery) -> Result<Page<Event>> {
         let lo = EventId::bound(filter.since.unwrap_or(0), false).bytes();
         let mut hi = EventId::bound(filter.until.unwrap_or(u64::MAX >> 16), true).bytes();
         if let Some(cursor) = filter.cursor {
@@ -492,14 +518,14 @@ impl Store for SledStore {
         Ok(Page { items, next_cursor })
     }
 
-    fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>> {
+    pub fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>> {
         match self.trees.deliveries.get(id.bytes())? {
             Some(bytes) => read_delivery(&bytes).map(|(d, _)| Some(d)),
             None => Ok(None),
         }
     }
 
-    fn deliveries_of(&self, event: EventId) -> Result<Vec<Delivery>> {
+    pub fn deliveries_of(&self, event: EventId) -> Result<Vec<Delivery>> {
         let mut out = Vec::new();
         for id in self.delivery_ids_of(event)? {
             if let Some(d) = self.delivery(id)? {
@@ -510,7 +536,7 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    fn deliveries(&self, filter: &DeliveryFilter) -> Result<Page<Delivery>> {
+    pub fn deliveries(&self, filter: &DeliveryQuery) -> Result<Page<Delivery>> {
         let lo = DeliveryId::bound(filter.since.unwrap_or(0), false).bytes();
         let mut hi = DeliveryId::bound(filter.until.unwrap_or(u64::MAX >> 16), true).bytes();
         if let Some(cursor) = filter.cursor {
@@ -595,14 +621,14 @@ impl Store for SledStore {
         Ok(Page { items, next_cursor })
     }
 
-    fn request(&self, id: DeliveryId) -> Result<Option<ValidRequest>> {
+    pub fn request(&self, id: DeliveryId) -> Result<Option<OutboundRequest>> {
         match self.trees.deliveries.get(id.bytes())? {
             Some(bytes) => self.stored_request(id, record::decode_delivery(&bytes)?.held.request),
             None => Ok(None),
         }
     }
 
-    fn work(&self, id: DeliveryId) -> Result<Option<Work>> {
+    pub fn work(&self, id: DeliveryId) -> Result<Option<Work>> {
         if let Some(work) = self.fresh.take(id) {
             return Ok(Some(work));
         }
@@ -626,7 +652,7 @@ impl Store for SledStore {
         Ok(Some(Work { delivery, input }))
     }
 
-    fn attempts(&self, id: DeliveryId) -> Result<Vec<Attempt>> {
+    pub fn attempts(&self, id: DeliveryId) -> Result<Vec<Attempt>> {
         // The record first: should a finish move the attempt it holds to
         // `attempts` meanwhile, that one is read twice rather than missed.
         let latest: Option<Attempt> = match self.trees.deliveries.get(id.bytes())? {
@@ -650,15 +676,15 @@ impl Store for SledStore {
         Ok(all)
     }
 
-    fn counts(&self, endpoint: &str) -> Counts {
+    pub fn counts(&self, endpoint: &str) -> Counts {
         self.counters.get(endpoint)
     }
 
-    fn due_count(&self, endpoint: &str, now: Millis) -> Result<u64> {
+    pub fn due_count(&self, endpoint: &str, now: Millis) -> Result<u64> {
         Ok(self.queue.due_count(endpoint, now))
     }
 
-    fn next_due(
+    pub fn next_due(
         &self,
         endpoint: &str,
         now: Millis,
@@ -667,7 +693,7 @@ impl Store for SledStore {
         Ok(self.queue.next_due(endpoint, now, busy))
     }
 
-    async fn finish(
+    pub async fn finish(
         &self,
         id: DeliveryId,
         request: Option<NewRequest<'_>>,
@@ -691,11 +717,12 @@ impl Store for SledStore {
             now,
         };
         // (The writer updates the counters.)
-        let (_, new) = self.writer.finish(job).await?;
-        Ok(new)
+        let finished = self.writer.finish(job).await;
+        self.release_lease(id);
+        Ok(finished?.1)
     }
 
-    fn requeue(&self, id: DeliveryId, replay: bool, now: Millis) -> Result<Delivery> {
+    pub fn requeue(&self, id: DeliveryId, replay: bool, now: Millis) -> Result<Delivery> {
         let _order = self.queue.order();
         let (old, new) = (
             &self.trees.deliveries,
@@ -726,10 +753,11 @@ impl Store for SledStore {
         self.fresh.forget(id);
         self.queue.moved(Some(&old), &new);
         self.counters.moved(&new.endpoint, old.status, new.status);
+        self.signal(&new.endpoint);
         Ok(new)
     }
 
-    fn add_delivery(
+    pub fn add_delivery(
         &self,
         event: EventId,
         endpoint: &str,
@@ -766,22 +794,23 @@ impl Store for SledStore {
         if created {
             self.queue.moved(None, &d);
             self.counters.add(endpoint, DeliveryStatus::Pending, 1);
+            self.signal(endpoint);
             Ok(Some(d.id))
         } else {
             Ok(None)
         }
     }
 
-    fn endpoint_state(&self, endpoint: &str) -> Result<Option<EndpointState>> {
+    pub fn endpoint_state(&self, endpoint: &str) -> Result<Option<EndpointState>> {
         Self::load(&self.endpoints, endpoint.as_bytes(), "endpoint state")
     }
 
-    fn set_endpoint_state(&self, endpoint: &str, state: &EndpointState) -> Result<()> {
+    pub fn set_endpoint_state(&self, endpoint: &str, state: &EndpointState) -> Result<()> {
         self.endpoints.insert(endpoint.as_bytes(), encode(state)?)?;
         Ok(())
     }
 
-    fn purge(
+    pub fn purge(
         &self,
         now: Millis,
         policy: RetentionPolicy,
@@ -893,12 +922,358 @@ impl Store for SledStore {
         Ok((purged, resume))
     }
 
-    fn size_on_disk(&self) -> Result<u64> {
+    pub fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.size_on_disk()?)
     }
 
-    fn failure(&self) -> Option<String> {
+    pub fn failure(&self) -> Option<String> {
         self.committer.failure()
+    }
+
+    /// Up to `max` due deliveries of `endpoint` that no one holds, leased
+    /// to the caller until it finishes or releases them.
+    pub fn claim(&self, endpoint: &str, now: Millis, max: usize) -> Result<Claim> {
+        let mut claim = Claim::default();
+        while claim.work.len() < max {
+            let due = {
+                let leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+                self.queue.next_due(endpoint, now, &|d| leases.contains(&d))
+            };
+            match due {
+                Some(Due::Now(id)) => {
+                    self.leases
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(id);
+                    match self.work(id) {
+                        Ok(Some(work)) => claim.work.push(work),
+                        Ok(None) => self.release_lease(id),
+                        Err(e) => {
+                            self.release_lease(id);
+                            return Err(e);
+                        }
+                    }
+                }
+                Some(Due::At(at)) => {
+                    claim.next_at = Some(at);
+                    break;
+                }
+                None => break,
+            }
+        }
+        Ok(claim)
+    }
+
+    pub fn release_lease(&self, id: DeliveryId) {
+        self.leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+
+    pub fn work_signal(&self, endpoint: &str) -> Arc<tokio::sync::Notify> {
+        self.signals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(endpoint.to_string())
+            .or_default()
+            .clone()
+    }
+
+    fn signal(&self, endpoint: &str) {
+        if let Some(signal) = self
+            .signals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(endpoint)
+        {
+            signal.notify_one();
+        }
+    }
+
+    /// Ends every pending delivery of `endpoint` as cancelled.
+    pub async fn cancel_pending(&self, endpoint: &str, reason: &str, now: Millis) -> Result<u64> {
+        let mut cancelled = 0;
+        loop {
+            // The queue tree is the truth for pending deliveries; a page at
+            // a time, as each finish removes its entry.
+            let page: Vec<DeliveryId> = self
+                .trees
+                .queue
+                .scan_prefix(queue_prefix(endpoint))
+                .keys()
+                .take(256)
+                .filter_map(|k| {
+                    let k = k.ok()?;
+                    decode_queue_tail(&k[endpoint.len() + 1..]).map(|(_, id)| id)
+                })
+                .collect();
+            if page.is_empty() {
+                return Ok(cancelled);
+            }
+            for id in page {
+                let next = Next::Cancelled {
+                    reason: reason.to_string(),
+                };
+                match self.finish(id, None, None, next, now).await {
+                    Ok(_) => cancelled += 1,
+                    Err(StoreError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+
+    pub fn records(&self, kind: &str, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let start = record_key(kind, prefix);
+        let skip = kind.len() + 1;
+        self.records
+            .scan_prefix(start)
+            .map(|item| {
+                let (key, value) = item?;
+                Ok((
+                    String::from_utf8_lossy(&key[skip..]).into_owned(),
+                    value.to_vec(),
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn put_record(&self, kind: &str, key: &str, value: &[u8]) -> Result<()> {
+        self.records.insert(record_key(kind, key), value)?;
+        self.committer.commit().await
+    }
+
+    pub async fn delete_record(&self, kind: &str, key: &str) -> Result<()> {
+        self.records.remove(record_key(kind, key))?;
+        self.committer.commit().await
+    }
+
+    pub async fn set_endpoint_state_durably(
+        &self,
+        endpoint: &str,
+        state: Option<&EndpointState>,
+    ) -> Result<()> {
+        match state {
+            Some(state) => self.set_endpoint_state(endpoint, state)?,
+            None => {
+                self.endpoints.remove(endpoint.as_bytes())?;
+            }
+        }
+        self.committer.commit().await
+    }
+
+    pub async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
+        let key = ulid::Ulid::from_parts(entry.at, fastrand::u128(..)).to_bytes();
+        self.audit.insert(key, encode(entry)?)?;
+        self.committer.commit().await
+    }
+
+    pub fn audit_page(&self, before: Option<&str>, limit: usize) -> Result<Page<AuditEntry>> {
+        let hi = match before {
+            Some(cursor) => ulid::Ulid::from_string(cursor)
+                .map_err(|_| StoreError::NotFound(format!("audit cursor {cursor:?}")))?
+                .to_bytes(),
+            None => [0xff; 16],
+        };
+        let limit = limit.max(1);
+        let mut items = Vec::new();
+        let mut next_cursor = None;
+        for item in self.audit.range(..hi).rev() {
+            let (key, value) = item?;
+            if items.len() == limit {
+                break;
+            }
+            items.push(decode::<AuditEntry>(&value, "audit entry")?);
+            if items.len() == limit {
+                next_cursor = key
+                    .as_ref()
+                    .try_into()
+                    .ok()
+                    .map(|k: [u8; 16]| ulid::Ulid::from_bytes(k).to_string());
+            }
+        }
+        if items.len() < limit {
+            next_cursor = None;
+        }
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[async_trait::async_trait]
+impl EventLog for SledStore {
+    async fn ingest(
+        &self,
+        event: Event,
+        payload: &[u8],
+        endpoints: &[String],
+        dedupe_window: Duration,
+    ) -> Result<Ingested> {
+        SledStore::ingest(self, event, payload, endpoints, dedupe_window).await
+    }
+
+    async fn flush(&self) -> Result<()> {
+        SledStore::flush(self).await
+    }
+
+    async fn event(&self, id: EventId) -> Result<Option<Event>> {
+        SledStore::event(self, id)
+    }
+
+    async fn event_by_webhook_id(&self, source: &str, webhook_id: &str) -> Result<Option<EventId>> {
+        SledStore::event_by_webhook_id(self, source, webhook_id)
+    }
+
+    async fn payload(&self, id: EventId) -> Result<Option<Vec<u8>>> {
+        SledStore::payload(self, id)
+    }
+
+    async fn events(&self, query: &EventQuery) -> Result<Page<Event>> {
+        SledStore::events(self, query)
+    }
+
+    async fn purge(
+        &self,
+        now: Millis,
+        policy: RetentionPolicy,
+        after: Option<EventId>,
+        budget: usize,
+    ) -> Result<(Purged, Option<EventId>)> {
+        // Scans and many small transactions: let the runtime move other
+        // tasks off this thread meanwhile.
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if multi_thread {
+            tokio::task::block_in_place(|| SledStore::purge(self, now, policy, after, budget))
+        } else {
+            SledStore::purge(self, now, policy, after, budget)
+        }
+    }
+
+    async fn size_on_disk(&self) -> Result<u64> {
+        SledStore::size_on_disk(self)
+    }
+
+    fn failure(&self) -> Option<String> {
+        SledStore::failure(self)
+    }
+}
+
+#[async_trait::async_trait]
+impl Queue for SledStore {
+    async fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>> {
+        SledStore::delivery(self, id)
+    }
+
+    async fn deliveries_of(&self, event: EventId) -> Result<Vec<Delivery>> {
+        SledStore::deliveries_of(self, event)
+    }
+
+    async fn deliveries(&self, query: &DeliveryQuery) -> Result<Page<Delivery>> {
+        SledStore::deliveries(self, query)
+    }
+
+    async fn request(&self, id: DeliveryId) -> Result<Option<OutboundRequest>> {
+        SledStore::request(self, id)
+    }
+
+    async fn attempts(&self, id: DeliveryId) -> Result<Vec<Attempt>> {
+        SledStore::attempts(self, id)
+    }
+
+    async fn counts(&self, endpoint: &str) -> Result<Counts> {
+        Ok(SledStore::counts(self, endpoint))
+    }
+
+    async fn due_count(&self, endpoint: &str, now: Millis) -> Result<u64> {
+        SledStore::due_count(self, endpoint, now)
+    }
+
+    async fn claim(
+        &self,
+        endpoint: &str,
+        now: Millis,
+        max: usize,
+        _lease: Duration,
+    ) -> Result<Claim> {
+        SledStore::claim(self, endpoint, now, max)
+    }
+
+    async fn renew(&self, _ids: &[DeliveryId], _lease: Duration) -> Result<()> {
+        // In-process leases last until finished or released.
+        Ok(())
+    }
+
+    async fn release(&self, id: DeliveryId) -> Result<()> {
+        self.release_lease(id);
+        Ok(())
+    }
+
+    fn work_signal(&self, endpoint: &str) -> Arc<tokio::sync::Notify> {
+        SledStore::work_signal(self, endpoint)
+    }
+
+    async fn finish(
+        &self,
+        id: DeliveryId,
+        request: Option<NewRequest<'_>>,
+        attempt: Option<Attempt>,
+        next: Next,
+        now: Millis,
+    ) -> Result<Delivery> {
+        SledStore::finish(self, id, request, attempt, next, now).await
+    }
+
+    async fn requeue(&self, id: DeliveryId, replay: bool, now: Millis) -> Result<Delivery> {
+        SledStore::requeue(self, id, replay, now)
+    }
+
+    async fn add_delivery(
+        &self,
+        event: EventId,
+        endpoint: &str,
+        now: Millis,
+    ) -> Result<Option<DeliveryId>> {
+        SledStore::add_delivery(self, event, endpoint, now)
+    }
+
+    async fn cancel_pending(&self, endpoint: &str, reason: &str, now: Millis) -> Result<u64> {
+        SledStore::cancel_pending(self, endpoint, reason, now).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Records for SledStore {
+    async fn records(&self, kind: &str, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        SledStore::records(self, kind, prefix)
+    }
+
+    async fn put_record(&self, kind: &str, key: &str, value: &[u8]) -> Result<()> {
+        SledStore::put_record(self, kind, key, value).await
+    }
+
+    async fn delete_record(&self, kind: &str, key: &str) -> Result<()> {
+        SledStore::delete_record(self, kind, key).await
+    }
+
+    async fn endpoint_state(&self, endpoint: &str) -> Result<Option<EndpointState>> {
+        SledStore::endpoint_state(self, endpoint)
+    }
+
+    async fn set_endpoint_state(
+        &self,
+        endpoint: &str,
+        state: Option<&EndpointState>,
+    ) -> Result<()> {
+        SledStore::set_endpoint_state_durably(self, endpoint, state).await
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
+        SledStore::append_audit(self, entry).await
+    }
+
+    async fn audit(&self, before: Option<&str>, limit: usize) -> Result<Page<AuditEntry>> {
+        SledStore::audit_page(self, before, limit)
     }
 }
 

@@ -52,7 +52,7 @@ fn endpoints(names: &[&str]) -> Vec<String> {
 /// The first page (up to 10) of deliveries with `status`.
 fn with_status(store: &SledStore, status: DeliveryStatus) -> Vec<Delivery> {
     store
-        .deliveries(&DeliveryFilter {
+        .deliveries(&DeliveryQuery {
             status: Some(status),
             limit: 10,
             ..Default::default()
@@ -303,7 +303,7 @@ async fn replay_drops_the_stored_request_and_retry_keeps_it() {
     let e = event("s", "m1", 100);
     ingest(&store, &e, &["a"]).await;
     let id = store.deliveries_of(e.id).unwrap()[0].id;
-    let request = ValidRequest {
+    let request = OutboundRequest {
         method: "POST".into(),
         url: "https://x.test/".into(),
         headers: vec![("content-type".into(), "application/json".into())],
@@ -376,7 +376,7 @@ async fn listing_is_newest_first_filtered_and_paginated() {
             .unwrap();
     }
     let page = store
-        .events(&EventFilter {
+        .events(&EventQuery {
             limit: 2,
             ..Default::default()
         })
@@ -390,7 +390,7 @@ async fn listing_is_newest_first_filtered_and_paginated() {
     );
     let cursor = page.next_cursor.unwrap().parse().ok();
     let page = store
-        .events(&EventFilter {
+        .events(&EventQuery {
             limit: 2,
             cursor,
             ..Default::default()
@@ -405,7 +405,7 @@ async fn listing_is_newest_first_filtered_and_paginated() {
     );
     let cursor = page.next_cursor.unwrap().parse().ok();
     let page = store
-        .events(&EventFilter {
+        .events(&EventQuery {
             limit: 2,
             cursor,
             ..Default::default()
@@ -415,7 +415,7 @@ async fn listing_is_newest_first_filtered_and_paginated() {
     assert!(page.next_cursor.is_none());
 
     let even = store
-        .events(&EventFilter {
+        .events(&EventQuery {
             source: Some("even".into()),
             limit: 10,
             ..Default::default()
@@ -423,7 +423,7 @@ async fn listing_is_newest_first_filtered_and_paginated() {
         .unwrap();
     assert_eq!(even.items.len(), 3);
     let window = store
-        .events(&EventFilter {
+        .events(&EventQuery {
             since: Some(1_001),
             until: Some(1_003),
             limit: 10,
@@ -432,7 +432,7 @@ async fn listing_is_newest_first_filtered_and_paginated() {
         .unwrap();
     assert_eq!(window.items.len(), 3);
     let typed = store
-        .events(&EventFilter {
+        .events(&EventQuery {
             event_type: Some("t3".into()),
             limit: 10,
             ..Default::default()
@@ -666,7 +666,7 @@ async fn work_kept_from_ingest_is_what_sled_holds_and_is_dropped_when_the_delive
     );
 
     // Once an attempt stored its request, retries get the request.
-    let request = ValidRequest {
+    let request = OutboundRequest {
         method: "POST".into(),
         url: "https://x.test/".into(),
         headers: vec![],
@@ -827,7 +827,7 @@ async fn records_from_before_the_combined_layout_are_read_moved_and_purged() {
     let mut d = new_delivery(e.id, "a", 100);
     d.attempts = 1;
     d.next_attempt_at = Some(5_000);
-    let request = ValidRequest {
+    let request = OutboundRequest {
         method: "POST".into(),
         url: "https://x.test/".into(),
         headers: vec![],
@@ -900,7 +900,7 @@ async fn records_from_before_the_combined_layout_are_read_moved_and_purged() {
         .await
         .unwrap();
     assert_eq!(store.request(d.id).unwrap(), Some(request.clone()));
-    let remade = ValidRequest {
+    let remade = OutboundRequest {
         body: b"{\"x\":2}".to_vec(),
         ..request.clone()
     };
@@ -989,7 +989,7 @@ async fn ingest_and_finish_write_whole_records_only() {
     let e = event("s", "m1", 100);
     ingest(&store, &e, &["a", "b"]).await;
     let id = store.deliveries_of(e.id).unwrap()[0].id;
-    let request = ValidRequest {
+    let request = OutboundRequest {
         method: "POST".into(),
         url: "https://x.test/".into(),
         headers: vec![],
@@ -1039,7 +1039,7 @@ async fn pending_deliveries_are_listed_newest_first_by_endpoint_and_page() {
         let mut cursor = None;
         loop {
             let page = store
-                .deliveries(&DeliveryFilter {
+                .deliveries(&DeliveryQuery {
                     endpoint: endpoint.map(str::to_string),
                     status: Some(DeliveryStatus::Pending),
                     cursor,
@@ -1078,7 +1078,7 @@ async fn pending_deliveries_are_listed_newest_first_by_endpoint_and_page() {
     // A window of creation times: ids are ULIDs of the clock at ingest.
     let window = |since, until| {
         store
-            .deliveries(&DeliveryFilter {
+            .deliveries(&DeliveryQuery {
                 status: Some(DeliveryStatus::Pending),
                 since,
                 until,
@@ -1096,7 +1096,7 @@ async fn pending_deliveries_are_listed_newest_first_by_endpoint_and_page() {
     assert_eq!(window(None, Some(oldest.ms() - 1)), 0);
     // A cursor below `since`: an empty page, not a panic.
     let empty = store
-        .deliveries(&DeliveryFilter {
+        .deliveries(&DeliveryQuery {
             status: Some(DeliveryStatus::Pending),
             since: Some(newest.ms() + 1),
             cursor: Some(oldest),
@@ -1124,4 +1124,16 @@ async fn pending_deliveries_are_listed_newest_first_by_endpoint_and_page() {
     let store = reopen(dir.path());
     assert_eq!(pending_of(&store, None).len(), 9);
     assert_eq!(store.counts("a").pending, 4);
+}
+
+/// The backend-neutral store contract (`store::conformance`), on sled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sled_passes_the_store_conformance_suite() {
+    let open = || {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), 1 << 20).unwrap();
+        let store: Arc<dyn Store> = Arc::new(store);
+        (store, Box::new(dir) as Box<dyn std::any::Any + Send>)
+    };
+    crate::store::conformance::run(&open).await;
 }

@@ -402,6 +402,7 @@ fn finish(
         Next::Retry { at, reason } => (DeliveryStatus::Pending, Some(*at), Some(reason.clone())),
         Next::Dead { reason } => (DeliveryStatus::Dead, None, Some(reason.clone())),
         Next::Skipped { reason } => (DeliveryStatus::Skipped, None, Some(reason.clone())),
+        Next::Cancelled { reason } => (DeliveryStatus::Cancelled, None, Some(reason.clone())),
     };
     new.status = status;
     new.next_attempt_at = next_at;

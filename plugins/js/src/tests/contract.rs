@@ -446,3 +446,29 @@ fn mangled_payloads_never_panic() {
     }
     assert!(runs > 100, "only {runs} variants");
 }
+
+/// What the host's check runs before a script replaces a working one (and
+/// before an edited transformation is saved): the top-level code must run
+/// and define `handler`.
+#[test]
+fn prepare_script_refuses_syntax_errors_and_scripts_without_a_handler() {
+    use crate::realm::prepare_script;
+    assert_eq!(
+        prepare_script("ok.js", "function handler(webhook) { return webhook; }"),
+        Ok(())
+    );
+    let err = prepare_script(
+        "broken.js",
+        "function handler(webhook) {\n  return webhook.;\n}",
+    )
+    .unwrap_err();
+    assert!(err.contains("SyntaxError"), "{err}");
+    assert!(err.contains("line 2"), "{err}");
+    for no_handler in ["", "const x = 1;", "var handler = 3;"] {
+        let err = prepare_script("none.js", no_handler).unwrap_err();
+        assert!(
+            err.contains("defines no `function handler(webhook)`"),
+            "{no_handler:?}: {err}"
+        );
+    }
+}

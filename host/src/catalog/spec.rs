@@ -1,0 +1,170 @@
+//! Sources and endpoints as written: the shape of a `[sources.NAME]` table
+//! and an `[[endpoints]]` entry in the config file, and of the JSON body
+//! that creates one over the admin API — one shape, so one validation
+//! (`validate.rs`) gives the same message for the same mistake in both.
+//! Values may hold `${VAR}` (expanded for the file only) and secrets.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::signature::SourceKind;
+
+/// A source webhooks arrive from: `POST /webhooks/{id}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// Letters, digits, `-` and `_` (1–64). In the file, the table's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// How the sender signs: `standard-webhooks` (default, also Svix),
+    /// `stripe`, `github`, `shopify`, `slack`, or `{"hmac": {…}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub kind: Option<SourceKind>,
+    /// Signing secrets; several while rotating (any one verifies).
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// How far a signed timestamp may be from now, in seconds (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance_secs: Option<u64>,
+    /// `false`: accept unsigned requests (logged loudly).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<bool>,
+    /// Requests per second accepted from this source (429 beyond).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_per_sec: Option<f64>,
+}
+
+/// An endpoint: which events of a source, through which plugin, to where.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSpec {
+    /// Letters, digits, `-` and `_` (1–64); generated (`ep_…`) when an API
+    /// request leaves it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub source: String,
+    /// A built-in plugin (`loops`, `customerio`, …), a plugin file's name,
+    /// or `js` with a `transformation` or `script`. May be left out when a
+    /// `transformation` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<String>,
+    /// Exact types, `prefix.*`, or `*`.
+    pub events: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthSpec>,
+    /// Non-secret settings passed to the plugin.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, SettingValue>,
+    #[serde(default, skip_serializing_if = "LimitsSpec::is_empty")]
+    pub limits: LimitsSpec,
+    #[serde(default, skip_serializing_if = "RetrySpec::is_empty")]
+    pub retry: RetrySpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_per_sec: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_private_destinations: Option<bool>,
+    /// A JavaScript handler file (config file only; relative to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
+    /// An inline JavaScript handler (API), run by the `js` plugin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transformation: Option<TransformationSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransformationSpec {
+    /// `function handler(webhook) { … }`
+    pub code: String,
+}
+
+/// How the host authenticates to the destination; never shown in clear.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthSpec {
+    Bearer(String),
+    Basic { username: String, password: String },
+    Header { name: String, value: String },
+}
+
+impl std::fmt::Debug for AuthSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AuthSpec::Bearer(_) => "Bearer(<redacted>)",
+            AuthSpec::Basic { .. } => "Basic(<redacted>)",
+            AuthSpec::Header { .. } => "Header(<redacted>)",
+        })
+    }
+}
+
+/// Settings are strings for the plugin; numbers and booleans are accepted
+/// and passed on as their text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum SettingValue {
+    String(String),
+    Integer(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl SettingValue {
+    pub fn text(&self) -> String {
+        match self {
+            SettingValue::String(s) => s.clone(),
+            SettingValue::Integer(i) => i.to_string(),
+            SettingValue::Float(f) => f.to_string(),
+            SettingValue::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+impl LimitsSpec {
+    fn is_empty(&self) -> bool {
+        *self == LimitsSpec::default()
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// Delay before each retry, in seconds (default: 5 s, 5 min, 30 min,
+    /// 2 h, 5 h, 10 h, 10 h).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_secs: Option<Vec<f64>>,
+    /// Non-2xx statuses that mean delivered (Loops: 409).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_statuses: Option<Vec<u16>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retry_after_secs: Option<u64>,
+}
+
+impl RetrySpec {
+    fn is_empty(&self) -> bool {
+        *self == RetrySpec::default()
+    }
+}

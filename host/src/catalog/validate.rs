@@ -1,0 +1,468 @@
+//! One validation for sources and endpoints, whether they come from the
+//! config file or the admin API: a [`SourceSpec`] or [`EndpointSpec`] in, a
+//! checked `Source` or `Endpoint` out, or every problem as `(key, message)`
+//! — the file prefixes the key with where it is (`endpoints[2].events`),
+//! the API answers `events: …`, and the message is the same.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::spec::{AuthSpec, EndpointSpec, RetrySpec, SourceSpec};
+use crate::config::{ExpandError, expand_tracking};
+use crate::model::{Auth, Endpoint, EventTypes, Limits, RetryPolicy, Source, Transformation};
+use crate::runtime::registry::{JS_ENGINE, PluginInfo};
+use crate::signature::{Secret, Verifier};
+
+/// What a spec is checked against.
+pub struct Context<'a> {
+    /// `${VAR}` lookup for the config file; `None` for the API, whose values
+    /// are taken as written.
+    pub env: Option<&'a dyn Fn(&str) -> Option<String>>,
+    /// Where relative `script` paths start (the config file's directory).
+    pub base_dir: &'a Path,
+    /// The ids of the sources endpoints may name.
+    pub sources: Vec<String>,
+    /// The plugins an endpoint may run, described without compiling them.
+    pub plugins: &'a [PluginInfo],
+    /// `[server] allow_private_destinations`, an endpoint's default.
+    pub allow_private_destinations: bool,
+    /// `[runtime] max_memory_mb`, the ceiling for an endpoint's.
+    pub max_memory_bytes: usize,
+}
+
+/// Everything wrong with one spec, and what deserves attention.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// (key within the spec, message)
+    pub problems: Vec<(String, String)>,
+    pub warnings: Vec<String>,
+}
+
+impl Report {
+    pub fn problem(&mut self, key: &str, message: impl std::fmt::Display) {
+        self.problems.push((key.to_string(), message.to_string()));
+    }
+
+    /// The problems as one line each: `key: message`.
+    pub fn lines(&self) -> Vec<String> {
+        self.problems
+            .iter()
+            .map(|(key, message)| format!("{key}: {message}"))
+            .collect()
+    }
+}
+
+/// Letters, digits, `-` and `_`, 1–64: source and endpoint ids.
+pub fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+pub fn list_or_none(items: &[&str]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Expands `text` where the context has an environment; an unset variable
+/// is returned as `Err(Unset)`.
+fn expand(
+    cx: &Context<'_>,
+    text: &str,
+    found: &mut Vec<(String, String)>,
+) -> Result<String, ExpandError> {
+    match cx.env {
+        Some(env) => expand_tracking(text, env, found),
+        None => Ok(text.to_string()),
+    }
+}
+
+pub fn source(
+    id: &str,
+    spec: &SourceSpec,
+    cx: &Context<'_>,
+    report: &mut Report,
+) -> Option<Source> {
+    let before = report.problems.len();
+    if !valid_id(id) {
+        report.problem(
+            "",
+            "a source name may only use letters, digits, '-' and '_'",
+        );
+    }
+    let kind = spec.kind.clone().unwrap_or_default();
+    let mut secrets = Vec::new();
+    let mut unset = Vec::new();
+    for (i, text) in spec.secrets.iter().enumerate() {
+        match expand(cx, text, &mut Vec::new()) {
+            Ok(value) => match Secret::parse(&kind, &value) {
+                Ok(secret) => secrets.push(secret),
+                Err(e) => report.problem(&format!("secrets[{i}]"), e),
+            },
+            Err(ExpandError::Unset(var)) => unset.push(var),
+            Err(e) => report.problem(&format!("secrets[{i}]"), e),
+        }
+    }
+    let verify = spec.verify.unwrap_or(true);
+    let disabled = if verify && secrets.is_empty() {
+        Some(if unset.is_empty() {
+            "it has no secrets (add `secrets = [\"${YOUR_SECRET_VAR}\"]`)".to_string()
+        } else {
+            format!("{} is not set", unset.join(", "))
+        })
+    } else {
+        None
+    };
+    let tolerance = Duration::from_secs(spec.tolerance_secs.unwrap_or(300));
+    if let Some(rate) = spec.rate_limit_per_sec
+        && !(rate > 0.0 && rate.is_finite())
+    {
+        report.problem("rate_limit_per_sec", "must be a positive number");
+    }
+    if let Some(why) = &disabled {
+        report
+            .warnings
+            .push(format!("source {id:?} is not accepting webhooks: {why}"));
+    } else if !verify {
+        report.warnings.push(format!(
+            "source {id:?} has verify = false: it accepts UNSIGNED webhooks from anyone who can reach it"
+        ));
+    }
+    if report.problems.len() > before {
+        return None;
+    }
+    Some(Source {
+        name: id.to_string(),
+        verifier: Verifier::new(kind, secrets, tolerance),
+        verify,
+        disabled,
+        rate_limit_per_sec: spec.rate_limit_per_sec,
+    })
+}
+
+pub fn endpoint(spec: &EndpointSpec, cx: &Context<'_>, report: &mut Report) -> Option<Endpoint> {
+    let before = report.problems.len();
+    let id = spec.id.clone().unwrap_or_default();
+    if !valid_id(&id) {
+        report.problem(
+            "id",
+            format!("{id:?}: use letters, digits, '-' and '_' (1–64)"),
+        );
+    }
+    if !cx.sources.iter().any(|s| *s == spec.source) {
+        let known: Vec<&str> = cx.sources.iter().map(String::as_str).collect();
+        report.problem(
+            "source",
+            format!(
+                "no source named {:?} (configured: {})",
+                spec.source,
+                list_or_none(&known)
+            ),
+        );
+    }
+    let plugin_name = match (&spec.plugin, &spec.transformation) {
+        (Some(p), _) => p.clone(),
+        (None, Some(_)) => JS_ENGINE.to_string(),
+        (None, None) => {
+            report.problem(
+                "plugin",
+                "name the plugin (e.g. \"loops\"), or give a JavaScript transformation",
+            );
+            String::new()
+        }
+    };
+    let plugin = cx.plugins.iter().find(|p| p.name == plugin_name);
+    if plugin.is_none() && !plugin_name.is_empty() {
+        let known: Vec<&str> = cx.plugins.iter().map(|p| p.name.as_str()).collect();
+        report.problem(
+            "plugin",
+            format!(
+                "unknown plugin {plugin_name:?} (available: {})",
+                list_or_none(&known)
+            ),
+        );
+    }
+    let events = EventTypes::parse(&spec.events).unwrap_or_else(|e| {
+        report.problem("events", e);
+        EventTypes(Vec::new())
+    });
+
+    // Values that may hold secrets: an unset variable disables the endpoint
+    // (so the example config starts anywhere) instead of failing.
+    let mut unset: Vec<String> = Vec::new();
+    let mut from_env: Vec<(String, String)> = Vec::new();
+    let mut soft = |report: &mut Report, field: &str, text: &str| -> Option<String> {
+        match expand(cx, text, &mut from_env) {
+            Ok(v) => Some(v),
+            Err(ExpandError::Unset(var)) => {
+                unset.push(var);
+                None
+            }
+            Err(e) => {
+                report.problem(field, e);
+                None
+            }
+        }
+    };
+    let url = spec.url.as_deref().and_then(|u| soft(report, "url", u));
+    if let Some(u) = &url {
+        match url::Url::parse(u) {
+            Ok(parsed)
+                if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {}
+            _ => report.problem("url", format!("{u:?} is not an absolute http(s) URL")),
+        }
+    }
+    let default_url = plugin.and_then(|p| p.default_url.clone());
+    if spec.url.is_none() && default_url.is_none() && plugin.is_some() {
+        report.problem(
+            "url",
+            format!(
+                "plugin {plugin_name:?} has no default destination, so the endpoint needs a url"
+            ),
+        );
+    }
+    let auth = match &spec.auth {
+        None => None,
+        Some(AuthSpec::Bearer(token)) => soft(report, "auth.bearer", token).map(Auth::Bearer),
+        Some(AuthSpec::Basic { username, password }) => match (
+            soft(report, "auth.basic.username", username),
+            soft(report, "auth.basic.password", password),
+        ) {
+            (Some(username), Some(password)) => Some(Auth::Basic { username, password }),
+            _ => None,
+        },
+        Some(AuthSpec::Header { name, value }) => {
+            let parsed = http::HeaderName::from_bytes(name.as_bytes());
+            match (parsed, soft(report, "auth.header.value", value)) {
+                (Err(_), _) => {
+                    report.problem("auth.header.name", format!("{name:?} is not a header name"));
+                    None
+                }
+                (Ok(name), Some(value)) => Some(Auth::Header { name, value }),
+                (Ok(_), None) => None,
+            }
+        }
+    };
+    if let Some(auth) = &auth {
+        let text = match auth {
+            Auth::Bearer(t) => t.clone(),
+            Auth::Basic { username, password } => format!("{username}{password}"),
+            Auth::Header { value, .. } => value.clone(),
+        };
+        if http::HeaderValue::from_str(&text).is_err() || text.is_empty() {
+            report.problem("auth", "the credential is empty or has control characters");
+        }
+    }
+    let mut settings = Vec::new();
+    for (name, value) in &spec.settings {
+        if let Some(v) = soft(report, &format!("settings.{name}"), &value.text()) {
+            settings.push((name.clone(), v));
+        }
+    }
+
+    let defaults = Limits::default();
+    let limits = Limits {
+        fuel: spec.limits.fuel.unwrap_or(defaults.fuel),
+        memory_bytes: spec
+            .limits
+            .memory_mb
+            .map(|mb| mb << 20)
+            .unwrap_or(defaults.memory_bytes),
+        timeout: spec
+            .limits
+            .timeout_ms
+            .map(Duration::from_millis)
+            .unwrap_or(defaults.timeout),
+    };
+    if limits.fuel == 0 || limits.memory_bytes == 0 || limits.timeout.is_zero() {
+        report.problem(
+            "limits",
+            "fuel, memory_mb and timeout_ms must be at least 1",
+        );
+    }
+    if limits.memory_bytes > cx.max_memory_bytes {
+        report.problem(
+            "limits.memory_mb",
+            format!(
+                "{} MiB is above runtime.max_memory_mb ({} MiB)",
+                limits.memory_bytes >> 20,
+                cx.max_memory_bytes >> 20
+            ),
+        );
+    }
+    let retry = retry(&spec.retry, report);
+    if let Some(rate) = spec.rate_limit_per_sec
+        && !(rate > 0.0 && rate.is_finite())
+    {
+        report.problem("rate_limit_per_sec", "must be a positive number");
+    }
+    let concurrency = spec.concurrency.unwrap_or(8);
+    if concurrency == 0 || concurrency > 1024 {
+        report.problem("concurrency", "must be between 1 and 1024");
+    }
+    let timeout = Duration::from_secs(spec.timeout_secs.unwrap_or(15));
+    if timeout.is_zero() || timeout > Duration::from_secs(300) {
+        report.problem("timeout_secs", "must be between 1 and 300");
+    }
+    let transformation = transformation(spec, &plugin_name, cx, report);
+
+    let disabled = if spec.enabled == Some(false) {
+        Some("enabled = false in the config".to_string())
+    } else if !unset.is_empty() {
+        unset.dedup();
+        Some(format!("{} is not set", unset.join(", ")))
+    } else {
+        None
+    };
+    if let Some(why) = &disabled {
+        report
+            .warnings
+            .push(format!("endpoint {id:?} is disabled: {why}"));
+    }
+    if report.problems.len() > before {
+        return None;
+    }
+    Some(Endpoint {
+        id,
+        source: spec.source.clone(),
+        plugin: plugin_name,
+        events,
+        url,
+        default_url,
+        auth,
+        settings,
+        limits,
+        retry,
+        rate_limit_per_sec: spec.rate_limit_per_sec,
+        concurrency,
+        timeout,
+        allow_private_destinations: spec
+            .allow_private_destinations
+            .unwrap_or(cx.allow_private_destinations),
+        transformation,
+        disabled,
+        from_env: from_env
+            .into_iter()
+            .filter(|(value, _)| value.len() >= 4)
+            .collect(),
+    })
+}
+
+/// The endpoint's JavaScript: an inline `transformation` (API) or a
+/// `script` file (config), read now so that a change is a new version the
+/// catalog can check before it replaces the working one.
+fn transformation(
+    spec: &EndpointSpec,
+    plugin: &str,
+    cx: &Context<'_>,
+    report: &mut Report,
+) -> Option<Arc<Transformation>> {
+    match (&spec.script, &spec.transformation, plugin) {
+        (Some(_), Some(_), _) => {
+            report.problem(
+                "script",
+                "give a script file or an inline transformation, not both",
+            );
+            None
+        }
+        (Some(_), None, p) | (None, Some(_), p) if p != JS_ENGINE => {
+            let key = if spec.script.is_some() {
+                "script"
+            } else {
+                "transformation"
+            };
+            report.problem(
+                key,
+                format!("a JavaScript transformation runs on plugin = \"js\", not {p:?}"),
+            );
+            None
+        }
+        (None, None, JS_ENGINE) => {
+            report.problem(
+                "script",
+                "plugin = \"js\" needs the handler file: script = \"transforms/handler.js\"",
+            );
+            None
+        }
+        (Some(script), None, _) => {
+            let path = resolve(cx.base_dir, script);
+            match std::fs::read_to_string(&path) {
+                Ok(code) => Some(Arc::new(Transformation::new(
+                    path.display().to_string(),
+                    code,
+                    Some(path),
+                ))),
+                Err(_) => {
+                    report.problem(
+                        "script",
+                        format!("{} is not a readable file", path.display()),
+                    );
+                    None
+                }
+            }
+        }
+        (None, Some(t), _) => {
+            if t.code.trim().is_empty() {
+                report.problem("transformation.code", "is empty");
+                return None;
+            }
+            let name = format!("{}.js", spec.id.as_deref().unwrap_or("transformation"));
+            Some(Arc::new(Transformation::new(name, t.code.clone(), None)))
+        }
+        (None, None, _) => None,
+    }
+}
+
+fn resolve(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+fn retry(spec: &RetrySpec, report: &mut Report) -> RetryPolicy {
+    let mut policy = RetryPolicy::default();
+    if let Some(schedule) = &spec.schedule_secs {
+        if schedule.len() > 100 {
+            report.problem("retry.schedule_secs", "at most 100 retries");
+        }
+        if schedule
+            .iter()
+            .any(|s| !(s.is_finite() && *s >= 0.0 && *s <= 30.0 * 86400.0))
+        {
+            report.problem(
+                "retry.schedule_secs",
+                "each delay must be between 0 and 2592000 seconds (30 days)",
+            );
+        } else {
+            policy.schedule = schedule
+                .iter()
+                .copied()
+                .map(Duration::from_secs_f64)
+                .collect();
+        }
+    }
+    if let Some(statuses) = &spec.delivered_statuses {
+        if statuses.iter().any(|s| !(100..=599).contains(s)) {
+            report.problem("retry.delivered_statuses", "statuses are 100–599");
+        }
+        policy.delivered_statuses = statuses.clone();
+    }
+    if let Some(jitter) = spec.jitter {
+        if !(0.0..=1.0).contains(&jitter) {
+            report.problem("retry.jitter", "must be between 0 and 1");
+        }
+        policy.jitter = jitter;
+    }
+    if let Some(max) = spec.max_retry_after_secs {
+        policy.max_retry_after = Duration::from_secs(max);
+    }
+    policy
+}
