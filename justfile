@@ -16,8 +16,10 @@ test:
 bench:
     cargo bench -p hookwasm --bench transform
     cargo bench -p hookwasm --bench store
+    cargo bench -p hookwasm --bench backlog
     cargo run --release -p hookwasm -- bench --runs 5
     python3 host/benches/reload_latency.py
+    cargo build --release && python3 host/benches/first_start.py 3
 
 # Build the plugins for wasm32-wasip2 alone (host/build.rs does this too).
 plugins:

@@ -21,9 +21,15 @@ mod bindings {
     }
 }
 
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 #[path = "../../host/src/runtime/output.rs"]
 mod output;
+#[allow(dead_code, unused_imports)]
+#[path = "../../host/src/model/mod.rs"]
+mod model;
+#[allow(dead_code, unused_imports)]
+#[path = "../../host/src/signature/mod.rs"]
+mod signature;
 
 fuzz_target!(|data: &[u8]| {
     // method \n url \n name: value \n … \0 body

@@ -171,6 +171,7 @@ async fn round(
                     status: Some(200),
                     response: Some("{}".into()),
                     error: None,
+                    response_headers: Vec::new(),
                 };
                 store
                     .finish(

@@ -35,6 +35,9 @@ const KEPT_HEADERS: &[&str] = &[
 
 pub struct Ingest {
     catalog: Arc<Catalog>,
+    /// Refusals logged per second, at most (and how many were not).
+    refusal_log: DefaultDirectRateLimiter,
+    unlogged: std::sync::atomic::AtomicU64,
     /// Rate limiters by source, rebuilt when the source changes.
     gates: std::sync::Mutex<HashMap<String, SourceGate>>,
     store: Arc<dyn Store>,
@@ -61,6 +64,11 @@ impl Ingest {
     ) -> Ingest {
         Ingest {
             catalog,
+            refusal_log: RateLimiter::direct(
+                Quota::per_second(NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN))
+                    .allow_burst(NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN)),
+            ),
+            unlogged: Default::default(),
             gates: Default::default(),
             store,
             metrics,
@@ -130,7 +138,8 @@ impl Ingest {
 
     async fn receive(&self, source_name: &str, request: http::Request<Incoming>) -> Response<Body> {
         let started = std::time::Instant::now();
-        let (status, result, response) = self.try_receive(source_name, request).await;
+        let sender_id = sender_id(request.headers());
+        let (status, result, response, reason) = self.try_receive(source_name, request).await;
         self.metrics.received(source_name, result);
         if status.is_success() {
             self.metrics
@@ -140,25 +149,42 @@ impl Ingest {
                 })
                 .observe(started.elapsed().as_secs_f64());
         }
-        if status.is_client_error() || status.is_server_error() {
-            tracing::debug!(
-                source = source_name,
-                status = status.as_u16(),
-                result,
-                "webhook refused"
-            );
+        if let Some(reason) = reason {
+            // The most common setup mistake (a wrong secret) must not be a
+            // silent server; an attacker must not flood the log either.
+            match self.refusal_log.check() {
+                Ok(()) => {
+                    let unlogged = self.unlogged.swap(0, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(
+                        source = source_name,
+                        status = status.as_u16(),
+                        webhook_id = sender_id.as_deref().unwrap_or("-"),
+                        unlogged_since = unlogged,
+                        "webhook refused: {reason}"
+                    );
+                }
+                Err(_) => {
+                    self.unlogged
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
         }
         response
     }
 
-    /// (status, metrics result label, response)
+    /// (status, metrics result label, response, why it was refused)
     async fn try_receive(
         &self,
         source_name: &str,
         request: http::Request<Incoming>,
-    ) -> (StatusCode, &'static str, Response<Body>) {
+    ) -> (StatusCode, &'static str, Response<Body>, Option<String>) {
         let refuse = |status: StatusCode, label: &'static str, message: String| {
-            (status, label, httpd::error(status, message))
+            (
+                status,
+                label,
+                httpd::error(status, message.clone()),
+                Some(message),
+            )
         };
         let snapshot = self.catalog.snapshot();
         let Some(entry) = snapshot.source(source_name) else {
@@ -183,7 +209,7 @@ impl Ingest {
                 &governor::clock::DefaultClock::default(),
             ));
             let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-            let (status, label, mut response) = refuse(
+            let (status, label, mut response, reason) = refuse(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 format!("too many requests for source {source_name:?}; retry after {secs} s"),
@@ -191,7 +217,7 @@ impl Ingest {
             response
                 .headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
-            return (status, label, response);
+            return (status, label, response, reason);
         }
 
         let (parts, body) = request.into_parts();
@@ -269,6 +295,7 @@ impl Ingest {
                 StatusCode::OK,
                 "challenge",
                 httpd::json(StatusCode::OK, &json!({ "challenge": challenge })),
+                None,
             );
         }
         let event_type = match verified.event_type {
@@ -281,6 +308,7 @@ impl Ingest {
         let webhook_id = verified.webhook_id;
 
         let endpoints = snapshot.route(source_name, &event_type);
+        let (webhook_id_logged, event_type_logged) = (webhook_id.clone(), event_type.clone());
         let event = Event {
             id: EventId::new(),
             source: source_name.to_string(),
@@ -305,7 +333,21 @@ impl Ingest {
                 } else {
                     "accepted"
                 };
-                (StatusCode::OK, label, httpd::json(StatusCode::OK, &body))
+                tracing::info!(
+                    source = source_name,
+                    event = %stored.event_id,
+                    webhook_id = %webhook_id_logged,
+                    event_type = %event_type_logged,
+                    deliveries = stored.deliveries,
+                    duplicate = stored.duplicate,
+                    "webhook accepted"
+                );
+                (
+                    StatusCode::OK,
+                    label,
+                    httpd::json(StatusCode::OK, &body),
+                    None,
+                )
             }
             Err(e) => {
                 tracing::error!(
@@ -320,6 +362,19 @@ impl Ingest {
             }
         }
     }
+}
+
+/// The sender's own id for a request, for log lines (before it is checked).
+fn sender_id(headers: &HeaderMap) -> Option<String> {
+    [
+        "webhook-id",
+        "svix-id",
+        "x-github-delivery",
+        "x-shopify-webhook-id",
+    ]
+    .iter()
+    .find_map(|name| headers.get(*name)?.to_str().ok())
+    .map(|id| id.chars().take(128).collect())
 }
 
 fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {

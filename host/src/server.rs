@@ -66,7 +66,8 @@ pub struct Server {
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
     _watch: Option<WatchHandle>,
-    grace: std::time::Duration,
+    /// How long attempts in flight may take to finish at shutdown.
+    pub grace: std::time::Duration,
 }
 
 pub async fn start(config: Config) -> Result<Server, StartError> {

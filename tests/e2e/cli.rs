@@ -155,3 +155,79 @@ fn bench_reports_every_run_and_their_medians() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--runs"), "{stderr}");
 }
+
+/// SIGHUP reloads instead of killing; a first SIGTERM waits for the attempt
+/// in flight up to the grace period and records it as interrupted (it is
+/// retried after the restart); a second signal stops at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_waits_records_interrupted_attempts_and_a_second_signal_stops_at_once() {
+    // A destination that takes requests and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    {
+        let accepted = accepted.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in silent.incoming().flatten() {
+                accepted.fetch_add(1, Ordering::SeqCst);
+                held.push(stream);
+            }
+        });
+    }
+    let slow_count = || accepted.load(Ordering::SeqCst);
+    let config = sink_endpoint(&format!("http://{addr}/e/key"), "timeout_secs = 60");
+    let mut server = Hookwasm::start_full("shutdown_grace_secs = 1", &config, |_| {}).await;
+    server.hangup();
+    let (status, _) = server
+        .post_signed("dodo", "msg_slow", &fixture("payment.succeeded").1)
+        .await;
+    assert_eq!(status, 200);
+    eventually(
+        "the attempt to reach the sink",
+        std::time::Duration::from_secs(30),
+        async || (slow_count() >= 1).then_some(()),
+    )
+    .await;
+    assert!(server.is_running(), "SIGHUP killed the server");
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+    let logs = server.logs();
+    assert!(
+        logs.contains("waiting up to 1 s for 1 attempt(s) in flight"),
+        "{logs}"
+    );
+    server.spawn().await;
+    let (_, event) = admin_get(&server, "/v1/events/msg_slow").await;
+    let attempt = &event["deliveries"][0]["attempts"][0];
+    assert!(
+        attempt["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("interrupted"),
+        "{event}"
+    );
+
+    // A second signal: out at once, though an attempt is in flight and
+    // the grace period is long. (The interrupted delivery is retried at
+    // once after the restart.)
+    assert!(server.terminate().success());
+    let config = std::fs::read_to_string(server.config_path()).unwrap();
+    std::fs::write(
+        server.config_path(),
+        config.replace("shutdown_grace_secs = 1", "shutdown_grace_secs = 60"),
+    )
+    .unwrap();
+    server.spawn().await;
+    eventually(
+        "the retried attempt",
+        std::time::Duration::from_secs(40),
+        async || (slow_count() >= 3).then_some(()),
+    )
+    .await;
+    server.signal("TERM");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    server.signal("INT");
+    let code = server.wait_exit(std::time::Duration::from_secs(15));
+    assert_eq!(code, Some(130), "the second signal did not stop the server");
+}

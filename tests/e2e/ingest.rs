@@ -161,3 +161,52 @@ async fn an_event_no_endpoint_wants_is_stored_with_zero_deliveries() {
     assert_eq!(event["type"], "refund.succeeded");
     assert_eq!(event["deliveries"], Value::Array(vec![]));
 }
+
+/// The most common setup mistake, a wrong secret, is in the log (with the
+/// sender's webhook-id), and so is every accepted event; a flood of bad
+/// requests is not.
+#[tokio::test]
+async fn refusals_and_acceptances_are_logged_and_refusals_are_rate_limited() {
+    let server = Hookwasm::start("").await;
+    let body = br#"{"type":"payment.succeeded","data":{}}"#.to_vec();
+    let mut headers = signed_headers("msg_wrong_secret", now_secs(), &body);
+    headers[3].1 = "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=".into();
+    for _ in 0..100 {
+        let (status, _) = post(&server.url("/webhooks/dodo"), &headers, body.clone())
+            .await
+            .unwrap();
+        assert_eq!(status, 401);
+    }
+    let (status, _) = server.post_signed("dodo", "msg_right_secret", &body).await;
+    assert_eq!(status, 200);
+    let logs = eventually(
+        "the accepted event's log line",
+        Duration::from_secs(10),
+        async || {
+            let logs = server.logs();
+            logs.contains("webhook accepted").then_some(logs)
+        },
+    )
+    .await;
+    let refused: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("webhook refused"))
+        .collect();
+    assert!(!refused.is_empty(), "{logs}");
+    assert!(refused[0].contains("no valid signature"), "{}", refused[0]);
+    assert!(refused[0].contains("msg_wrong_secret"), "{}", refused[0]);
+    assert!(refused[0].contains("WARN"), "{}", refused[0]);
+    assert!(
+        refused.len() < 100,
+        "100 refusals in a burst were all logged: {}",
+        refused.len()
+    );
+    let accepted = logs
+        .lines()
+        .find(|l| l.contains("webhook accepted"))
+        .unwrap();
+    assert!(
+        accepted.contains("msg_right_secret") && accepted.contains("payment.succeeded"),
+        "{accepted}"
+    );
+}

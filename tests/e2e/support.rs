@@ -301,6 +301,11 @@ impl Hookwasm {
         prepare: impl FnOnce(&Path),
         data_dir: Option<(&Path, PluginCache)>,
     ) -> Hookwasm {
+        let grace = if server_extra.contains("shutdown_grace_secs") {
+            ""
+        } else {
+            "shutdown_grace_secs = 5"
+        };
         let (server_extra, sources) = match server_extra {
             NO_SOURCES => ("", String::new()),
             extra => (extra, format!("[sources.dodo]\nsecrets = [\"{SECRET}\"]\n")),
@@ -326,7 +331,7 @@ listen = "{ingest}"
 {storage}
 plugins_dir = "plugins"
 allow_private_destinations = true
-shutdown_grace_secs = 5
+{grace}
 {server_extra}
 [admin]
 listen = "{admin}"
@@ -367,6 +372,38 @@ token = "test-admin-token-0123456789"
             .map(|i| std::fs::read_to_string(self.log_path(i)).unwrap_or_default())
             .collect::<Vec<_>>()
             .join("\n--- restart ---\n")
+    }
+
+    /// Whether the server process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Sends SIG`name` (TERM, INT, HUP, …).
+    pub fn signal(&self, name: &str) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .arg(format!("-{name}"))
+                .arg(child.id().to_string())
+                .status();
+        }
+    }
+
+    /// Waits up to `limit` for the server to exit; its exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
     }
 
     /// Sends SIGHUP (the config reload signal).

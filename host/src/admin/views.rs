@@ -268,6 +268,7 @@ pub fn attempt(a: &Attempt) -> AttemptView {
         duration_ms: a.duration_ms,
         status: a.status,
         response: a.response.clone(),
+        response_headers: a.response_headers.iter().cloned().collect(),
         error: a.error.clone(),
     }
 }

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use super::spec::{AuthSpec, EndpointSpec, RetrySpec, SourceSpec};
 use crate::config::{ExpandError, expand_tracking};
-use crate::model::{Auth, Endpoint, EventTypes, Limits, RetryPolicy, Source, Transformation};
-use crate::runtime::registry::{JS_ENGINE, PluginInfo};
+use crate::model::{
+    Auth, Endpoint, EventTypes, JS_ENGINE, Limits, PluginInfo, RetryPolicy, Source, Transformation,
+};
 use crate::signature::{Secret, Verifier};
 
 /// What a spec is checked against.

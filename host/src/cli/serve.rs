@@ -26,7 +26,18 @@ pub async fn serve(args: ConfigArg) -> anyhow::Result<ExitCode> {
         _ = server::shutdown_signal() => {}
         why = storage_watchdog(&running, &data_dir) => return restart(&why),
     }
-    tracing::info!("shutting down: no new webhooks; finishing deliveries in flight");
+    tracing::info!(
+        "shutting down: no new webhooks; waiting up to {} s for {} attempt(s) in flight (a second Ctrl-C stops at once; what is cut off is retried after a restart)",
+        running.grace.as_secs(),
+        running.deliverer.in_flight()
+    );
+    tokio::spawn(async {
+        server::shutdown_signal().await;
+        // Everything acknowledged is on disk; attempts in flight are
+        // simply due again after the restart.
+        tracing::warn!("second signal: stopping now");
+        std::process::exit(130);
+    });
     running.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -49,6 +49,17 @@ impl Deliverer {
         work: Work,
     ) -> Result<(), StoreError> {
         let Work { delivery, input } = work;
+        // The sender's id, on the attempt's log line (a retry reads it).
+        let webhook_id = match &input {
+            WorkInput::Event(event, _) => Some(event.webhook_id.clone()),
+            _ => self
+                .store
+                .event(delivery.event_id)
+                .await
+                .ok()
+                .flatten()
+                .map(|e| e.webhook_id),
+        };
         let (request, made_by) = match input {
             WorkInput::Request(request) => (request, None),
             WorkInput::Event(event, payload) => {
@@ -70,10 +81,12 @@ impl Deliverer {
         let endpoint = &config.endpoint;
         let n = delivery.attempts + 1;
         let at = now_ms();
+        self.sending_now(delivery.id, Some((n, at)));
         let result = config
             .client
             .send(&request, &config.auth, endpoint.timeout)
             .await;
+        self.sending_now(delivery.id, None);
         let elapsed = match &result {
             Ok(r) => r.duration,
             Err(_) => Duration::from_millis(now_ms().saturating_sub(at)),
@@ -100,6 +113,10 @@ impl Deliverer {
                 .ok()
                 .map(|r| r.excerpt.clone())
                 .filter(|e| !e.is_empty()),
+            response_headers: result
+                .as_ref()
+                .map(|r| r.headers.clone())
+                .unwrap_or_default(),
             error: result.as_ref().err().map(|e| e.to_string()),
         };
         let now = now_ms();
@@ -134,6 +151,7 @@ impl Deliverer {
         };
         tracing::info!(
             event = %delivery.event_id,
+            webhook_id = webhook_id.as_deref().unwrap_or("-"),
             delivery = %delivery.id,
             endpoint = %endpoint.id,
             attempt = n,
@@ -154,6 +172,22 @@ impl Deliverer {
             .await?;
         self.metrics.delivery(&endpoint.id, outcome);
         Ok(())
+    }
+
+    fn sending_now(
+        &self,
+        id: crate::model::DeliveryId,
+        attempt: Option<(u32, crate::model::Millis)>,
+    ) {
+        let mut sending = self.sending.lock().unwrap_or_else(|p| p.into_inner());
+        match attempt {
+            Some(a) => {
+                sending.insert(id, a);
+            }
+            None => {
+                sending.remove(&id);
+            }
+        }
     }
 
     /// Ends a delivery without an attempt (skipped, or dead before sending).

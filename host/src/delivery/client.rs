@@ -41,6 +41,8 @@ pub struct Response {
     pub status: u16,
     /// `Retry-After`, as sent.
     pub retry_after: Option<String>,
+    /// The first headers, bounded (`headers_excerpt`).
+    pub headers: Vec<(String, String)>,
     /// The first bytes of the body, lossily decoded.
     pub excerpt: String,
     pub duration: Duration,
@@ -179,19 +181,48 @@ impl HttpClient {
                 .get(http::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
+            let headers = headers_excerpt(response.headers());
             let excerpt = read_excerpt(response.into_body()).await;
-            Ok::<_, SendError>((status, retry_after, excerpt))
+            Ok::<_, SendError>((status, retry_after, headers, excerpt))
         };
-        let (status, retry_after, excerpt) = tokio::time::timeout(timeout, exchange)
+        let (status, retry_after, headers, excerpt) = tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| SendError::Timeout(timeout))??;
         Ok(Response {
             status,
             retry_after,
+            headers,
             excerpt,
             duration: started.elapsed(),
         })
     }
+}
+
+/// How many of a response's headers an attempt keeps, and how many bytes of
+/// them: enough to see a rate limit's or a request id's, never a flood.
+const HEADERS_KEPT: usize = 24;
+const HEADER_BYTES_KEPT: usize = 2048;
+
+/// The response's first headers (lower-case names), values cut to 256
+/// characters; `set-cookie` is left out (it may be a credential).
+pub fn headers_excerpt(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    let mut kept = Vec::new();
+    let mut bytes = 0;
+    for (name, value) in headers {
+        if name == http::header::SET_COOKIE {
+            continue;
+        }
+        let value: String = String::from_utf8_lossy(value.as_bytes())
+            .chars()
+            .take(256)
+            .collect();
+        bytes += name.as_str().len() + value.len();
+        if kept.len() == HEADERS_KEPT || bytes > HEADER_BYTES_KEPT {
+            break;
+        }
+        kept.push((name.as_str().to_string(), value));
+    }
+    kept
 }
 
 async fn read_excerpt(mut body: hyper::body::Incoming) -> String {

@@ -24,7 +24,7 @@ use tokio::sync::{Notify, watch};
 use crate::catalog::{Catalog, Snapshot};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::model::{DeliveryQuery, DeliveryStatus, Millis};
+use crate::model::{Attempt, DeliveryId, DeliveryQuery, DeliveryStatus, Millis, Next, now_ms};
 use crate::runtime::registry::PluginRegistry;
 use crate::store::{Store, StoreError};
 use lane::{Lane, LaneConfig};
@@ -48,6 +48,9 @@ pub struct Deliverer {
     stop: watch::Sender<bool>,
     in_flight: AtomicUsize,
     idle: Notify,
+    /// Attempts sending now: (attempt number, when it started), so that
+    /// one cut off by shutdown is recorded as interrupted.
+    sending: Mutex<HashMap<DeliveryId, (u32, Millis)>>,
 }
 
 /// How an endpoint's lane looks to operators.
@@ -79,6 +82,7 @@ impl Deliverer {
             stop: watch::channel(false).0,
             in_flight: AtomicUsize::new(0),
             idle: Notify::new(),
+            sending: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -166,8 +170,15 @@ impl Deliverer {
             .unwrap_or_default()
     }
 
-    /// Stops taking new work and waits up to `grace` for attempts in flight;
-    /// whatever is cut short stays queued and is retried after a restart.
+    /// Attempts running now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Stops taking new work and waits up to `grace` for attempts in flight.
+    /// Attempts still sending when it is over are recorded as interrupted
+    /// (the destination may have got them) and stay queued: they are
+    /// retried after a restart.
     pub async fn shutdown(&self, grace: Duration) {
         let _ = self.stop.send(true);
         let deadline = tokio::time::Instant::now() + grace;
@@ -177,10 +188,36 @@ impl Deliverer {
                 break;
             }
             if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                let cut: Vec<(DeliveryId, (u32, Millis))> = self
+                    .sending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .drain()
+                    .collect();
                 tracing::warn!(
                     in_flight = self.in_flight.load(Ordering::SeqCst),
-                    "shutdown grace period over; unfinished attempts will be retried after restart"
+                    interrupted = cut.len(),
+                    "shutdown grace period over; attempts cut off are recorded as interrupted and retried after restart"
                 );
+                for (id, (n, at)) in cut {
+                    let now = now_ms();
+                    let attempt = Attempt {
+                        n,
+                        at,
+                        duration_ms: now.saturating_sub(at),
+                        status: None,
+                        response: None,
+                        error: Some("interrupted: the server shut down during the attempt (the destination may have received it)".into()),
+                        response_headers: Vec::new(),
+                    };
+                    let next = Next::Retry {
+                        at: now,
+                        reason: "interrupted by a shutdown; retried after the restart".into(),
+                    };
+                    if let Err(e) = self.store.finish(id, None, Some(attempt), next, now).await {
+                        tracing::error!(delivery = %id, "could not record an interrupted attempt: {e}");
+                    }
+                }
                 break;
             }
         }

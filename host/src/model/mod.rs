@@ -6,9 +6,11 @@
 mod endpoint;
 mod event;
 mod ids;
+mod plugin;
 mod request;
 
 pub use endpoint::*;
 pub use event::*;
 pub use ids::*;
+pub use plugin::*;
 pub use request::*;

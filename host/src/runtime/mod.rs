@@ -19,7 +19,7 @@ mod sandbox;
 pub mod snapshot;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -84,7 +84,7 @@ pub struct Runtime {
     /// One permit per pooled instance slot, so a burst of calls waits for a
     /// slot instead of failing to instantiate.
     slots: Semaphore,
-    ticker: Arc<AtomicBool>,
+    pub(crate) ticker: Arc<Ticker>,
     /// The threads plugin code runs on, apart from the I/O threads. Dropped
     /// with `shutdown_background` so a `Runtime` may be dropped anywhere.
     exec: Option<tokio::runtime::Runtime>,
@@ -113,8 +113,7 @@ impl Runtime {
             exec.worker_threads(config.threads);
         }
         let exec = exec.build().map_err(LoadError::engine)?;
-        let ticker = Arc::new(AtomicBool::new(true));
-        spawn_epoch_ticker(engine.clone(), ticker.clone());
+        let ticker = Ticker::start(engine.clone());
         Ok(Arc::new(Runtime {
             engine,
             linker,
@@ -224,7 +223,7 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.ticker.store(false, Ordering::Relaxed);
+        self.ticker.stop();
         if let Some(exec) = self.exec.take() {
             exec.shutdown_background();
         }
@@ -279,20 +278,75 @@ fn engine_config(config: &RuntimeConfig) -> Config {
     c
 }
 
-/// Advances the engine's epoch every [`EPOCH_TICK`] until the runtime drops;
-/// each store turns ticks into yields and into its wall-time limit.
-fn spawn_epoch_ticker(engine: Engine, running: Arc<AtomicBool>) {
-    let spawned = std::thread::Builder::new()
-        .name("hookwasm-epoch".into())
-        .spawn(move || {
-            while running.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                engine.increment_epoch();
-            }
+/// Advances the engine's epoch every [`EPOCH_TICK`] while a call runs: the
+/// clock of every call's wall-time limit and of its time slices. Idle, it
+/// sleeps (ticking every millisecond with no traffic cost ~4.5 % of a core).
+/// Deadlines are relative to the epoch a call starts at, so pausing the
+/// clock between calls changes nothing for them.
+pub(crate) struct Ticker {
+    active: AtomicUsize,
+    stop: AtomicBool,
+    parked: std::sync::Mutex<()>,
+    wake: std::sync::Condvar,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> Arc<Ticker> {
+        let ticker = Arc::new(Ticker {
+            active: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            parked: std::sync::Mutex::new(()),
+            wake: std::sync::Condvar::new(),
         });
-    if let Err(e) = spawned {
-        // Without the ticker, wall-time limits would never fire; fuel still
-        // bounds every call, so keep going but say so.
-        tracing::error!("could not start the epoch ticker thread: {e}");
+        let clock = ticker.clone();
+        let spawned = std::thread::Builder::new()
+            .name("hookwasm-epoch".into())
+            .spawn(move || {
+                loop {
+                    {
+                        let mut guard = clock.parked.lock().unwrap_or_else(|p| p.into_inner());
+                        while clock.active.load(Ordering::SeqCst) == 0
+                            && !clock.stop.load(Ordering::SeqCst)
+                        {
+                            guard = clock.wake.wait(guard).unwrap_or_else(|p| p.into_inner());
+                        }
+                    }
+                    if clock.stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            });
+        if let Err(e) = spawned {
+            // Without the ticker, wall-time limits would never fire; fuel
+            // still bounds every call, so keep going but say so.
+            tracing::error!("could not start the epoch ticker thread: {e}");
+        }
+        ticker
+    }
+
+    /// Keeps the clock running until the guard is dropped.
+    pub(crate) fn enter(self: &Arc<Self>) -> Ticking {
+        if self.active.fetch_add(1, Ordering::SeqCst) == 0 {
+            let _guard = self.parked.lock().unwrap_or_else(|p| p.into_inner());
+            self.wake.notify_one();
+        }
+        Ticking(self.clone())
+    }
+
+    fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _guard = self.parked.lock().unwrap_or_else(|p| p.into_inner());
+        self.wake.notify_one();
+    }
+}
+
+/// A call in progress, for the [`Ticker`].
+pub(crate) struct Ticking(Arc<Ticker>);
+
+impl Drop for Ticking {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
     }
 }

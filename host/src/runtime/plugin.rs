@@ -383,6 +383,7 @@ impl Plugin {
             let err = TransformError::Instantiate("the plugin runtime is shutting down".into());
             return (Err(err), CallStats::default(), String::new());
         };
+        let _ticking = self.runtime.ticker.enter();
         let started = Instant::now();
         let memory_limit = limits
             .memory_bytes
@@ -477,6 +478,7 @@ impl Plugin {
         let Ok(_slot) = self.runtime.slots().acquire().await else {
             return Err("the plugin runtime is shutting down".into());
         };
+        let _ticking = self.runtime.ticker.enter();
         let limits = Limits::default();
         let memory_limit = limits
             .memory_bytes

@@ -16,16 +16,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::meta::{self, PluginMeta};
 use super::plugin::{Script, hash_bytes};
 use super::{LoadError, Plugin, PluginSource, Runtime, builtin};
+pub use crate::model::PluginInfo;
 use crate::model::Transformation;
 
-/// The built-in plugin that runs JavaScript handlers.
-pub const JS_ENGINE: &str = "js";
+pub use crate::model::JS_ENGINE;
 
 /// How long the watcher waits for a burst of file events to settle.
 const DEBOUNCE: Duration = Duration::from_millis(150);
@@ -77,36 +76,6 @@ fn script_on(engine: &Plugin, plugin: &str, t: &Transformation) -> Plugin {
             source: t.code.clone(),
         },
     )
-}
-
-/// A loaded plugin, as `hookwasm plugin list` and the admin API show it.
-#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct PluginInfo {
-    pub name: String,
-    pub version: String,
-    pub source: String,
-    pub description: String,
-    pub hash: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub default_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub loaded_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-    /// A JavaScript handler's own snapshot: `ready`, `building`, or `none: <why>`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub snapshot: Option<String>,
-    /// In a running server: `ready`, `compiling`, `failed`, or `available`
-    /// (a built-in nothing uses yet, compiled on first use).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
-    /// How a form asks for an endpoint's fields (the dashboard's card).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub form: Option<super::meta::PluginForm>,
-    /// Something that works but deserves attention (a file that overrides
-    /// a built-in plugin).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub warning: Option<String>,
 }
 
 impl PluginRegistry {
@@ -761,26 +730,6 @@ fn describe_bytes(name: &str, source: String, bytes: &[u8]) -> PluginInfo {
         default_url,
         form,
         ..PluginInfo::unknown(name, source)
-    }
-}
-
-impl PluginInfo {
-    /// A plugin known only by its name and where it would come from.
-    fn unknown(name: &str, source: String) -> PluginInfo {
-        PluginInfo {
-            name: name.to_string(),
-            version: "-".into(),
-            source,
-            description: String::new(),
-            hash: String::new(),
-            default_url: None,
-            loaded_at: None,
-            last_error: None,
-            snapshot: None,
-            state: None,
-            form: None,
-            warning: None,
-        }
     }
 }
 

@@ -104,6 +104,7 @@ pub fn preinitialize(
 
     // The instance takes a pool slot like a call: wait for one.
     let _slot = slot(runtime)?;
+    let _ticking = runtime.ticker.enter();
     let mut store = Store::new(
         engine,
         CallState::new(

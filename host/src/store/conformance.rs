@@ -206,6 +206,7 @@ fn attempt(n: u32, status: u16) -> Attempt {
         status: Some(status),
         response: Some(format!("answer {n}")),
         error: None,
+        response_headers: Vec::new(),
     }
 }
 

@@ -22,6 +22,13 @@ use crate::catalog::spec::EndpointSpec;
 use crate::catalog::stored::StoredTransformation;
 use crate::model::now_ms;
 
+const DELETED: &str = "the endpoint was deleted";
+
+/// Longer than an ingest takes to become durable (it gives up after 20 s
+/// with a 503, which the sender retries: the retry routes with the new
+/// snapshot).
+const LATE_INGESTS: std::time::Duration = std::time::Duration::from_secs(25);
+
 pub fn routes() -> axum::Router<Arc<Admin>> {
     axum::Router::new()
         .route("/v1/endpoints", get(list).post(create))
@@ -150,11 +157,24 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     admin.catalog.delete_endpoint(&id).await?;
-    let cancelled = admin
-        .store
-        .cancel_pending(&id, "the endpoint was deleted", now_ms())
-        .await?;
+    let cancelled = admin.store.cancel_pending(&id, DELETED, now_ms()).await?;
     tracing::info!(endpoint = %id, cancelled, "endpoint deleted through the admin API");
+    // An ingest that routed with the snapshot from before the delete may
+    // still be writing its delivery: once it is durable, that one is
+    // cancelled too.
+    let store = admin.store.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(LATE_INGESTS).await;
+        match store.cancel_pending(&id, DELETED, now_ms()).await {
+            Ok(0) => {}
+            Ok(late) => {
+                tracing::info!(endpoint = %id, cancelled = late, "deliveries routed while the endpoint was being deleted, cancelled")
+            }
+            Err(e) => {
+                tracing::error!(endpoint = %id, "cancelling late deliveries of a deleted endpoint failed: {e}")
+            }
+        }
+    });
     Ok(StatusCode::NO_CONTENT)
 }
 

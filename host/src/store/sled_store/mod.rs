@@ -115,7 +115,8 @@ impl SledStore {
         };
         let counters = Arc::new(Counters::default());
         let failure = Failure::default();
-        let queue = Arc::new(QueueIndex::load(&trees.queue)?);
+        let (queue, lane_sizes) = QueueIndex::load(&trees.queue)?;
+        let queue = Arc::new(queue);
         let fresh = Arc::new(Fresh::default());
         let mut disk = durable::DiskSync::open(dir).map_err(|e| {
             StoreError::Storage(format!("syncing the database in {}: {e}", dir.display()))
@@ -175,11 +176,15 @@ impl SledStore {
                     .add(&String::from_utf8_lossy(&endpoint), status, 1);
             }
         }
-        for (endpoint, pending) in store.queue.lane_sizes() {
+        for (endpoint, pending) in lane_sizes {
             store
                 .counters
                 .add(&endpoint, DeliveryStatus::Pending, pending as i64);
         }
+        // sled's recovery reads the whole log and frees what it read; glibc
+        // keeps those pages (70 MB of the 210 MB RSS after reopening a
+        // million-event store, measured with the backlog bench).
+        crate::heap::release_free_memory();
         Ok(store)
     }
 
@@ -559,16 +564,29 @@ impl SledStore {
             items.push(d);
             true
         };
+        // The queue's copy lists pending deliveries, unless a lane asked
+        // for holds only its window: then the records are read.
+        let (from, upper) = (DeliveryId::from_bytes(&lo), DeliveryId::from_bytes(&hi));
+        let listed_in_memory = match (filter.status, from, upper) {
+            (Some(DeliveryStatus::Pending), Some(from), Some(upper)) => self
+                .queue
+                .newest(filter.endpoint.as_deref(), from, upper, 1)
+                .is_some(),
+            _ => false,
+        };
         match filter.status {
-            Some(DeliveryStatus::Pending) => {
+            Some(DeliveryStatus::Pending) if listed_in_memory => {
                 // From the queue, a page at a time (one more than `limit`
                 // tells whether there is a next page); a delivery that moved
                 // on since it was listed there is passed over.
-                let (from, mut below) = (DeliveryId::from_bytes(&lo), DeliveryId::from_bytes(&hi));
+                let mut below = upper;
                 'pages: while let (Some(from), Some(upper)) = (from, below) {
-                    let page =
+                    let Some(page) =
                         self.queue
-                            .newest(filter.endpoint.as_deref(), from, upper, limit + 1);
+                            .newest(filter.endpoint.as_deref(), from, upper, limit + 1)
+                    else {
+                        break;
+                    };
                     for &id in &page {
                         let Some(d) = self.delivery(id)? else {
                             continue;
@@ -583,7 +601,7 @@ impl SledStore {
                     below = page.last().copied();
                 }
             }
-            Some(status) => {
+            Some(status) if status != DeliveryStatus::Pending => {
                 let key = |id: [u8; 16]| {
                     let mut k = vec![status.tag()];
                     k.extend_from_slice(&id);
@@ -605,11 +623,15 @@ impl SledStore {
                     }
                 }
             }
-            None => {
+            // Every delivery, or the pending ones of a backlog larger than
+            // the queue's window: newest first from the records.
+            _ => {
                 for item in self.trees.deliveries.range(lo..hi).rev() {
                     let (_, value) = item?;
                     let (d, _) = read_delivery(&value)?;
-                    if !wanted_endpoint(d.endpoint.as_bytes()) {
+                    if !wanted_endpoint(d.endpoint.as_bytes())
+                        || filter.status.is_some_and(|s| s != d.status)
+                    {
                         continue;
                     }
                     if !push(d) {
@@ -681,7 +703,7 @@ impl SledStore {
     }
 
     pub fn due_count(&self, endpoint: &str, now: Millis) -> Result<u64> {
-        Ok(self.queue.due_count(endpoint, now))
+        self.queue.due_count(endpoint, now, &self.trees.queue)
     }
 
     pub fn next_due(
@@ -690,7 +712,7 @@ impl SledStore {
         now: Millis,
         busy: &dyn Fn(DeliveryId) -> bool,
     ) -> Result<Option<Due>> {
-        Ok(self.queue.next_due(endpoint, now, busy))
+        self.queue.next_due(endpoint, now, busy, &self.trees.queue)
     }
 
     pub async fn finish(
@@ -937,7 +959,8 @@ impl SledStore {
         while claim.work.len() < max {
             let due = {
                 let leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
-                self.queue.next_due(endpoint, now, &|d| leases.contains(&d))
+                self.queue
+                    .next_due(endpoint, now, &|d| leases.contains(&d), &self.trees.queue)?
             };
             match due {
                 Some(Due::Now(id)) => {

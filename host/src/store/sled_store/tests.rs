@@ -226,6 +226,7 @@ async fn finish_moves_state_records_attempts_and_keeps_indexes_in_step() {
         status: Some(status),
         response: None,
         error: None,
+        response_headers: Vec::new(),
     };
 
     let d = store
@@ -586,7 +587,7 @@ async fn the_queue_in_memory_matches_the_tree_after_every_kind_of_write() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path(), 16 << 20).unwrap();
     let check = |store: &SledStore| {
-        let in_tree = QueueIndex::load(&store.trees.queue).unwrap().entries();
+        let in_tree = QueueIndex::load(&store.trees.queue).unwrap().0.entries();
         assert_eq!(store.queue.entries(), in_tree);
         in_tree
     };
@@ -751,7 +752,7 @@ async fn the_queue_in_memory_matches_the_tree_under_concurrent_writes() {
     while let Some(done) = tasks.join_next().await {
         done.unwrap();
     }
-    let in_tree = QueueIndex::load(&store.trees.queue).unwrap().entries();
+    let in_tree = QueueIndex::load(&store.trees.queue).unwrap().0.entries();
     assert_eq!(store.queue.entries(), in_tree);
     // 320 events × 2 endpoints, less 80 delivered and 80 dead (then 80 of
     // those requeued), plus 40 added deliveries: 640 - 160 + 80 + 40.
@@ -791,7 +792,7 @@ async fn the_queue_copy_follows_commit_order_when_a_requeue_races_a_finish() {
     release.send(()).unwrap();
     requeue.join().unwrap().unwrap();
     finish.await.unwrap().unwrap();
-    let in_tree = QueueIndex::load(&store.trees.queue).unwrap().entries();
+    let in_tree = QueueIndex::load(&store.trees.queue).unwrap().0.entries();
     assert_eq!(in_tree, vec![], "the finish committed last");
     assert_eq!(store.queue.entries(), in_tree);
 }
@@ -840,6 +841,7 @@ async fn records_from_before_the_combined_layout_are_read_moved_and_purged() {
         status: Some(500),
         response: None,
         error: None,
+        response_headers: Vec::new(),
     };
     {
         let store = SledStore::open(dir.path(), 16 << 20).unwrap();
@@ -1008,6 +1010,7 @@ async fn ingest_and_finish_write_whole_records_only() {
         status: Some(200),
         response: None,
         error: None,
+        response_headers: Vec::new(),
     };
     store
         .finish(id, Some(made), Some(attempt.clone()), Next::Delivered, 200)
@@ -1136,4 +1139,103 @@ async fn sled_passes_the_store_conformance_suite() {
         (store, Box::new(dir) as Box<dyn std::any::Any + Send>)
     };
     crate::store::conformance::run(&open).await;
+}
+
+/// Ingests `n` events for endpoint `a`, in parallel, received at `1_000 + i`.
+async fn backlog(store: &Arc<SledStore>, n: usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(256) {
+        let (store, chunk) = (store.clone(), chunk.to_vec());
+        tasks.spawn(async move {
+            for i in chunk {
+                let e = event("dodo", &format!("msg_{i}"), 1_000 + i as u64);
+                ingest(&store, &e, &["a"]).await;
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_past_the_window_is_held_in_memory_a_window_at_a_time_and_drains_in_order() {
+    let (dir, store) = open();
+    let store = Arc::new(store);
+    let n = 3 * queue::WINDOW + 17;
+    backlog(&store, n).await;
+    assert!(
+        store.queue.in_memory("a") <= 2 * queue::WINDOW,
+        "{}",
+        store.queue.in_memory("a")
+    );
+    assert_eq!(store.counts("a").pending, n as u64);
+    assert_eq!(store.due_count("a", u64::MAX >> 16).unwrap(), n as u64);
+    assert_eq!(store.due_count("a", 1_000 + 99).unwrap(), 100);
+
+    // The newest pending deliveries are listed though they are past the
+    // window in memory.
+    let newest = store
+        .deliveries(&DeliveryQuery {
+            endpoint: Some("a".into()),
+            status: Some(DeliveryStatus::Pending),
+            limit: 3,
+            ..Default::default()
+        })
+        .unwrap();
+    let listed: Vec<DeliveryId> = newest.items.iter().map(|d| d.id).collect();
+    let mut all: Vec<DeliveryId> = store
+        .trees
+        .deliveries
+        .iter()
+        .keys()
+        .map(|k| DeliveryId::from_bytes(&k.unwrap()).unwrap())
+        .collect();
+    all.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(listed, all[..3]);
+
+    // A reopened store holds a window of it too, and counts all of it.
+    drop(store);
+    let store = Arc::new(reopen(dir.path()));
+    assert!(store.queue.in_memory("a") <= queue::WINDOW);
+    assert_eq!(store.counts("a").pending, n as u64);
+
+    // Claimed earliest first, across refills, with memory bounded; a retry
+    // scheduled past the horizon comes back when its time is due.
+    let mut seen = Vec::new();
+    let mut retried = None;
+    loop {
+        let claim = store.claim("a", u64::MAX >> 20, 100).unwrap();
+        if claim.work.is_empty() {
+            break;
+        }
+        assert!(store.queue.in_memory("a") <= 2 * queue::WINDOW);
+        for w in claim.work {
+            let d = &w.delivery;
+            seen.push(d.event_id.ms());
+            let next = if retried.is_none() && seen.len() == 10 {
+                retried = Some(d.id);
+                Next::Retry {
+                    at: u64::MAX >> 21,
+                    reason: "HTTP 503".into(),
+                }
+            } else {
+                Next::Delivered
+            };
+            store
+                .finish(d.id, None, None, next, 2_000_000)
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(seen.len(), n + 1, "every delivery, and the retry once more");
+    let firsts: Vec<u64> = seen.iter().copied().filter(|ms| *ms != seen[9]).collect();
+    assert!(firsts.windows(2).all(|w| w[0] < w[1]), "due order");
+    assert_eq!(
+        seen.last(),
+        Some(&seen[9]),
+        "the retry, due last, came last"
+    );
+    assert_eq!(store.counts("a").pending, 0);
+    assert_eq!(store.counts("a").delivered, n as u64);
 }
