@@ -98,6 +98,7 @@ mod tests {
         Ok(Response {
             status,
             retry_after: retry_after.map(str::to_string),
+            headers: Vec::new(),
             excerpt: "{\"error\": \"nope\"}".into(),
             duration: Duration::from_millis(3),
         })
