@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod catalog;
 pub mod config;
+pub mod datadir;
 pub mod delivery;
 pub mod heap;
 pub mod httpd;

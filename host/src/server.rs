@@ -39,12 +39,13 @@ pub const STORE_CACHE_BYTES: u64 = 4 << 20;
 pub enum StartError {
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
-    #[error("could not listen on {addr}: {source}")]
+    #[error("could not listen on {addr}: {}", bind_reason(.error))]
     Bind {
         addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
+    #[error("{0}")]
+    DataDir(#[from] crate::datadir::LockError),
     #[error("{0}")]
     Plugins(String),
     #[error("{0}")]
@@ -66,6 +67,7 @@ pub struct Server {
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
     _watch: Option<WatchHandle>,
+    _lock: crate::datadir::DataDirLock,
     /// How long attempts in flight may take to finish at shutdown.
     pub grace: std::time::Duration,
 }
@@ -104,6 +106,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, St
     for warning in &config.warnings {
         tracing::warn!("{}: {warning}", config.path.display());
     }
+    let lock = crate::datadir::lock(&config.server.data_dir)?;
     let store: Arc<dyn Store> =
         Arc::new(SledStore::open(&config.server.data_dir, STORE_CACHE_BYTES)?);
     let metrics = Arc::new(Metrics::new());
@@ -247,17 +250,31 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, St
         stop,
         servers,
         _watch: watch,
+        _lock: lock,
         grace: config.server.shutdown_grace,
     })
+}
+
+/// The OS error with what to do about the common ones.
+fn bind_reason(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            format!("{error} (another process listens there: stop it or choose another port)")
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            format!("{error} (ports below 1024 need privileges: choose a port above 1024)")
+        }
+        _ => error.to_string(),
+    }
 }
 
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
     let listener = TcpListener::bind(addr)
         .await
-        .map_err(|source| StartError::Bind { addr, source })?;
+        .map_err(|error| StartError::Bind { addr, error })?;
     let local = listener
         .local_addr()
-        .map_err(|source| StartError::Bind { addr, source })?;
+        .map_err(|error| StartError::Bind { addr, error })?;
     Ok((listener, local))
 }
 

@@ -39,9 +39,33 @@ fn the_js_template_runs_and_mistakes_are_usage_errors() {
     let (code, stdout, stderr) = hookwasm(&["plugin", "new", "greet", "--lang", "js", "--dir", &d]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("greet.js"), "{stdout}");
+    // The "next" hint names a sample that exists.
+    let sample = dir.path().join("greet.event.json");
+    assert!(stdout.contains(&sample.display().to_string()), "{stdout}");
+    assert!(sample.is_file());
     let body = body_of(&dir.path().join("greet.js"));
     assert_eq!(body["payment_id"], "pay_7Rb2Xk9LqT4mWz8NcV1eP");
     assert_eq!(body["amount"], "21.59");
+    // Yen have no minor unit, dinars three: not "/ 100" for every currency.
+    let mut event: Value =
+        serde_json::from_str(&std::fs::read_to_string(&sample).unwrap()).unwrap();
+    for (currency, amount, expect) in [("JPY", 2159, "2159"), ("KWD", 2159, "2.159")] {
+        event["data"]["currency"] = currency.into();
+        event["data"]["total_amount"] = amount.into();
+        let file = dir.path().join(format!("{currency}.json"));
+        std::fs::write(&file, event.to_string()).unwrap();
+        let (code, stdout, stderr) = hookwasm(&[
+            "plugin",
+            "test",
+            &dir.path().join("greet.js").display().to_string(),
+            &file.display().to_string(),
+            "--url",
+            "https://example.com/hook",
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        let report: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(report["request"]["body"]["amount"], expect, "{report}");
+    }
 
     let (code, _, stderr) = hookwasm(&["plugin", "new", "greet", "--lang", "js", "--dir", &d]);
     assert_eq!(code, 2);
@@ -57,20 +81,14 @@ fn the_rust_template_builds_into_a_working_component() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
-    let sdk = root.join("plugins/sdk").display().to_string();
-    let (code, _, stderr) = hookwasm(&[
-        "plugin",
-        "new",
-        "pay-notify",
-        "--lang",
-        "rust",
-        "--dir",
-        &d,
-        "--sdk-path",
-        &sdk,
-    ]);
+    // No --sdk-path: the project gets its own copy of the SDK, so it builds
+    // from crates.io alone, wherever it is.
+    let (code, _, stderr) =
+        hookwasm(&["plugin", "new", "pay-notify", "--lang", "rust", "--dir", &d]);
     assert_eq!(code, 0, "{stderr}");
     let project = dir.path().join("pay-notify");
+    assert!(project.join("hookwasm-sdk/wit/transformer.wit").is_file());
+    assert!(project.join("event.json").is_file());
     // The workspace's lock file pins the versions already downloaded.
     std::fs::copy(root.join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
     let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));

@@ -114,7 +114,7 @@ pub fn source(
         Some(if unset.is_empty() {
             "it has no secrets (add `secrets = [\"${YOUR_SECRET_VAR}\"]`)".to_string()
         } else {
-            format!("{} is not set", unset.join(", "))
+            unset_reason(cx, &unset)
         })
     } else {
         None
@@ -214,7 +214,17 @@ pub fn endpoint(spec: &EndpointSpec, cx: &Context<'_>, report: &mut Report) -> O
     if let Some(u) = &url {
         match url::Url::parse(u) {
             Ok(parsed)
-                if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {}
+                if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() =>
+            {
+                let allowed = spec
+                    .allow_private_destinations
+                    .unwrap_or(cx.allow_private_destinations);
+                if !allowed && let Some(host) = private_host(&parsed) {
+                    report.warnings.push(format!(
+                        "endpoint {id:?}: {host} is a private address, which deliveries refuse (every attempt would be a dead letter); set allow_private_destinations = true on the endpoint (or in [server]) for a destination on your own network"
+                    ));
+                }
+            }
             _ => report.problem("url", format!("{u:?} is not an absolute http(s) URL")),
         }
     }
@@ -316,7 +326,7 @@ pub fn endpoint(spec: &EndpointSpec, cx: &Context<'_>, report: &mut Report) -> O
         Some("enabled = false in the config".to_string())
     } else if !unset.is_empty() {
         unset.dedup();
-        Some(format!("{} is not set", unset.join(", ")))
+        Some(unset_reason(cx, &unset))
     } else {
         None
     };
@@ -416,6 +426,41 @@ fn transformation(
             Some(Arc::new(Transformation::new(name, t.code.clone(), None)))
         }
         (None, None, _) => None,
+    }
+}
+
+/// "X is not set", or "X is empty" for a variable set to "" (which counts as
+/// unset, as `${X:-default}` does in a shell).
+fn unset_reason(cx: &Context<'_>, vars: &[String]) -> String {
+    let (empty, unset): (Vec<&String>, Vec<&String>) = vars
+        .iter()
+        .partition(|v| cx.env.and_then(|env| env(v)).is_some_and(|x| x.is_empty()));
+    let join = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+    match (unset.is_empty(), empty.is_empty()) {
+        (false, true) => format!("{} is not set", join(&unset)),
+        (true, false) => format!("{} is set but empty", join(&empty)),
+        _ => format!(
+            "{} is not set; {} is set but empty",
+            join(&unset),
+            join(&empty)
+        ),
+    }
+}
+
+/// The URL's host if the SSRF guard refuses it without a lookup: a private,
+/// loopback or link-local IP literal, or `localhost`.
+fn private_host(url: &url::Url) -> Option<String> {
+    match url.host()? {
+        url::Host::Ipv4(ip) => {
+            crate::delivery::client::is_private(ip.into()).then(|| ip.to_string())
+        }
+        url::Host::Ipv6(ip) => {
+            crate::delivery::client::is_private(ip.into()).then(|| ip.to_string())
+        }
+        url::Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            (d == "localhost" || d.ends_with(".localhost")).then_some(d)
+        }
     }
 }
 

@@ -99,7 +99,10 @@ enum Command {
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Parse and check the file; print every problem and exit non-zero on any.
-    Check(serve::ConfigArg),
+    Check(serve::CheckArgs),
+    /// Write a commented starter configuration (the example config, with
+    /// the four Dodo Payments integrations) to the file.
+    Init(serve::InitArgs),
 }
 
 /// An error in how the command was invoked (exit status 2), as opposed to a
@@ -107,6 +110,24 @@ enum ConfigCommand {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+/// The error and its causes on one line, each cause once: many errors
+/// already include their source in their own message, and anyhow's `{:#}`
+/// would repeat it (`Address already in use: Address already in use`).
+pub fn error_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
 
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
@@ -136,7 +157,8 @@ pub fn main() -> ExitCode {
         };
         match cli.command.unwrap_or_else(default_serve) {
             Command::Serve(args) => serve::serve(args).await,
-            Command::Config(ConfigCommand::Check(args)) => serve::check(args),
+            Command::Config(ConfigCommand::Check(args)) => serve::check(args).await,
+            Command::Config(ConfigCommand::Init(args)) => serve::init(args),
             Command::Send(args) => send::run(args).await,
             Command::Plugin(cmd) => plugin::run(cmd).await,
             Command::Sources { command, admin } => admin::sources(admin, command).await,
@@ -158,12 +180,30 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_line(&e));
             if e.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_line;
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use");
+        let e = anyhow::Error::new(io)
+            .context("could not listen on 0.0.0.0:80: Address already in use");
+        assert_eq!(
+            error_line(&e),
+            "could not listen on 0.0.0.0:80: Address already in use"
+        );
+        let e = anyhow::anyhow!("disk full").context("writing the cache");
+        assert_eq!(error_line(&e), "writing the cache: disk full");
     }
 }

@@ -14,8 +14,188 @@ pub struct ConfigArg {
     pub config: PathBuf,
 }
 
+#[derive(Args, Clone)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Treat warnings as problems (exit non-zero): for CI.
+    #[arg(long)]
+    pub strict: bool,
+    /// Do not run the JavaScript handlers' top-level code (skips compiling
+    /// the JavaScript engine on a machine that has not cached it).
+    #[arg(long)]
+    pub no_scripts: bool,
+}
+
+#[derive(Args, Clone)]
+pub struct InitArgs {
+    /// Where to write it.
+    #[arg(long, short, default_value = "hookwasm.toml", env = "HOOKWASM_CONFIG")]
+    pub config: PathBuf,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The starter file `config init` writes: the example config every clone
+/// serves, so the two never drift apart.
+const STARTER: &str = include_str!("../../../hookwasm.toml");
+
 pub fn load(path: &Path) -> anyhow::Result<Config> {
+    if !path.exists() {
+        return Err(super::usage(format!(
+            "{}: no such configuration file (`hookwasm config init` writes a commented starter file; -c FILE or HOOKWASM_CONFIG names another)",
+            path.display()
+        )));
+    }
     Config::load(path).map_err(|e| super::usage(e.to_string()))
+}
+
+pub fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
+    if args.config.exists() && !args.force {
+        return Err(super::usage(format!(
+            "{} exists; --force replaces it",
+            args.config.display()
+        )));
+    }
+    std::fs::write(&args.config, STARTER)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", args.config.display()))?;
+    println!(
+        "wrote {}: a source for Dodo Payments and endpoints for Loops, Customer.io, Windmill and Inngest.\nnext: set the variables it names (e.g. DODO_WEBHOOK_SECRET), `hookwasm config check`, then `hookwasm serve`",
+        args.config.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `config check`: every problem (exit 2), then the warnings: the file's
+/// own, destinations the SSRF guard will refuse, and JavaScript handlers
+/// that do not run. With `--strict` a warning fails the check (exit 1).
+pub async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let config = load(&args.config.config)?;
+    let mut warnings = config.warnings.clone();
+    warnings.extend(private_destinations(&config).await);
+    if !args.no_scripts {
+        warnings.extend(check_scripts(&config).await?);
+    }
+    println!(
+        "{}: ok ({} source(s), {} endpoint(s))",
+        config.path.display(),
+        config.sources.len(),
+        config.endpoints.len()
+    );
+    for warning in &warnings {
+        println!("warning: {warning}");
+    }
+    if args.strict && !warnings.is_empty() {
+        eprintln!(
+            "error: {} warning(s), and --strict treats warnings as problems",
+            warnings.len()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Endpoints whose URL names a host that resolves to a private address,
+/// which deliveries refuse unless `allow_private_destinations` is set. (IP
+/// literals and `localhost` are warned about by the config's own checks;
+/// names are resolved here, where a lookup may take a moment.)
+async fn private_destinations(config: &Config) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for endpoint in &config.endpoints {
+        if endpoint.allow_private_destinations {
+            continue;
+        }
+        let Some(url) = endpoint.url.as_ref().or(endpoint.default_url.as_ref()) else {
+            continue;
+        };
+        let Ok(parsed) = url::Url::parse(url) else {
+            continue;
+        };
+        let Some(url::Host::Domain(host)) = parsed.host() else {
+            continue;
+        };
+        let port = parsed.port_or_known_default().unwrap_or(443);
+        let lookup = tokio::net::lookup_host((host, port));
+        let Ok(Ok(addrs)) = tokio::time::timeout(std::time::Duration::from_secs(3), lookup).await
+        else {
+            continue;
+        };
+        if let Some(addr) = addrs
+            .into_iter()
+            .find(|a| hookwasm::delivery::client::is_private(a.ip()))
+        {
+            warnings.push(format!(
+                "endpoint {:?}: {host} resolves to the private address {}, which deliveries refuse; set allow_private_destinations = true on the endpoint (or in [server]) for a destination on your own network",
+                endpoint.id,
+                addr.ip()
+            ));
+        }
+    }
+    warnings
+}
+
+/// Runs the top-level code of every JavaScript handler the config uses
+/// (endpoint scripts and `*.js` in the plugins directory) on the engine, as
+/// a reload would before swapping one in.
+async fn check_scripts(config: &Config) -> anyhow::Result<Vec<String>> {
+    use hookwasm::model::Transformation;
+    let mut scripts: Vec<(String, String, Transformation)> = Vec::new();
+    for endpoint in &config.endpoints {
+        if let Some(t) = &endpoint.transformation {
+            scripts.push((
+                format!("endpoint {:?}", endpoint.id),
+                endpoint.plugin.clone(),
+                (**t).clone(),
+            ));
+        }
+    }
+    if let Some(dir) = &config.server.plugins_dir
+        && let Ok(entries) = std::fs::read_dir(dir)
+    {
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "js") && p.is_file())
+            .collect();
+        files.sort();
+        for path in files {
+            let name = path.display().to_string();
+            match std::fs::read_to_string(&path) {
+                Ok(code) => scripts.push((
+                    name.clone(),
+                    hookwasm::model::JS_ENGINE.to_string(),
+                    Transformation::new(
+                        path.file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or(name),
+                        code,
+                        Some(path.clone()),
+                    ),
+                )),
+                Err(e) => return Ok(vec![format!("{name}: cannot read: {e}")]),
+            }
+        }
+    }
+    if scripts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let runtime = hookwasm::runtime::Runtime::new(hookwasm::runtime::RuntimeConfig {
+        cache_dir: Some(config.server.cache_dir.clone()),
+        max_memory_bytes: config.runtime.max_memory_bytes,
+        ..hookwasm::runtime::RuntimeConfig::default()
+    })
+    .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e}"))?;
+    let registry = hookwasm::runtime::registry::PluginRegistry::new(
+        runtime,
+        config.server.plugins_dir.clone(),
+    );
+    let mut warnings = Vec::new();
+    for (what, plugin, t) in &scripts {
+        if let Err(e) = registry.check_transformation(plugin, t).await {
+            warnings.push(format!("{what}: the JavaScript handler does not run: {e}"));
+        }
+    }
+    Ok(warnings)
 }
 
 pub async fn serve(args: ConfigArg) -> anyhow::Result<ExitCode> {
@@ -96,18 +276,4 @@ fn restart(why: &str) -> anyhow::Result<ExitCode> {
     Err(anyhow::anyhow!(
         "could not restart after a storage failure ({why}): {error}; start hookwasm again"
     ))
-}
-
-pub fn check(args: ConfigArg) -> anyhow::Result<ExitCode> {
-    let config = load(&args.config)?;
-    println!(
-        "{}: ok ({} source(s), {} endpoint(s))",
-        config.path.display(),
-        config.sources.len(),
-        config.endpoints.len()
-    );
-    for warning in &config.warnings {
-        println!("warning: {warning}");
-    }
-    Ok(ExitCode::SUCCESS)
 }

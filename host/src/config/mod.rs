@@ -131,8 +131,16 @@ impl Config {
             let at = e.span().map(|span| {
                 let before = &text[..span.start.min(text.len())];
                 let line = before.matches('\n').count() + 1;
-                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-                format!("line {line}, column {column}: ")
+                let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+                let column = before.len() - line_start + 1;
+                // Type errors point at the value: name its key as well.
+                let key = before[line_start..]
+                    .rsplit_once('=')
+                    .map(|(k, _)| k.rsplit(['{', ',']).next().unwrap_or(k).trim())
+                    .filter(|k| !k.is_empty() && !e.message().contains(&format!("`{k}`")))
+                    .map(|k| format!("{k}: "))
+                    .unwrap_or_default();
+                format!("line {line}, column {column}: {key}")
             });
             ConfigError {
                 problems: vec![format!(
@@ -220,6 +228,7 @@ impl Checker<'_> {
     }
 
     fn check(&mut self, path: &Path, raw: raw::File) -> Config {
+        let raw_is_empty = raw.sources.is_empty() && raw.endpoints.is_empty();
         let server = self.server(raw.server);
         let admin = self.admin(raw.admin.unwrap_or(raw::Admin {
             listen: None,
@@ -296,6 +305,28 @@ impl Checker<'_> {
             if let Some(endpoint) = endpoint {
                 endpoints.push(endpoint);
             }
+        }
+        for endpoint in &endpoints {
+            let Some(source) = sources.get(&endpoint.source) else {
+                continue;
+            };
+            for pattern in endpoint.events.patterns() {
+                if let Some(closest) = source.verifier.kind().unknown_pattern(pattern) {
+                    let hint = closest
+                        .map(|t| format!(" (did you mean {t:?}?)"))
+                        .unwrap_or_default();
+                    self.warnings.push(format!(
+                        "endpoint {:?}: events {pattern:?} matches no {} event type of Dodo Payments{hint}; another sender may have it, but check the spelling",
+                        endpoint.id,
+                        source.verifier.kind()
+                    ));
+                }
+            }
+        }
+        if raw_is_empty {
+            self.warnings.push(
+                "the file defines no sources and no endpoints: nothing will be received or delivered (`hookwasm config init` writes a starter file)".to_string(),
+            );
         }
         let seed = Seed {
             sources: raw.sources,

@@ -291,3 +291,180 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn a_type_error_names_its_key() {
+    let text = BASE.replace("rate_limit_per_sec = 10", "rate_limit_per_sec = \"10\"");
+    let err = problems(&text);
+    assert!(err.contains("rate_limit_per_sec: invalid type"), "{err}");
+}
+
+#[test]
+fn an_empty_file_is_ok_with_a_warning() {
+    let c = parse("").unwrap();
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("defines no sources and no endpoints")),
+        "{:?}",
+        c.warnings
+    );
+    assert!(
+        !parse(BASE)
+            .unwrap()
+            .warnings
+            .iter()
+            .any(|w| w.contains("defines no"))
+    );
+}
+
+#[test]
+fn a_misspelt_event_type_is_warned_about_with_the_closest_one() {
+    let text = BASE.replace(
+        "\"payment.succeeded\", \"dispute.*\"",
+        "\"paymnt.succeeded\", \"dispute.*\", \"nope.*\"",
+    );
+    let c = parse(&text).unwrap();
+    let w = c.warnings.join("\n");
+    assert!(
+        w.contains("\"paymnt.succeeded\"") && w.contains("did you mean \"payment.succeeded\"?"),
+        "{w}"
+    );
+    assert!(w.contains("\"nope.*\" matches no"), "{w}");
+    assert!(!w.contains("dispute.*"), "{w}");
+    assert!(
+        parse(BASE).unwrap().warnings.is_empty(),
+        "{:?}",
+        parse(BASE).unwrap().warnings
+    );
+}
+
+#[test]
+fn a_private_destination_is_warned_about_unless_allowed() {
+    let private = BASE.replace(
+        "plugin = \"loops\"",
+        "plugin = \"loops\"\nurl = \"http://192.168.1.20:8288/e/key\"",
+    );
+    let w = parse(&private).unwrap().warnings.join("\n");
+    assert!(
+        w.contains("192.168.1.20 is a private address")
+            && w.contains("allow_private_destinations = true"),
+        "{w}"
+    );
+    let localhost = private.replace("192.168.1.20", "localhost");
+    assert!(
+        parse(&localhost)
+            .unwrap()
+            .warnings
+            .join("\n")
+            .contains("localhost is a private address")
+    );
+    let allowed = format!("[server]\nallow_private_destinations = true\n{private}");
+    assert!(parse(&allowed).unwrap().warnings.is_empty());
+}
+
+#[test]
+fn an_empty_variable_is_reported_as_empty_not_unset() {
+    let empty = |name: &str| match name {
+        "LOOPS_API_KEY" => Some(String::new()),
+        other => env(other),
+    };
+    let c = Config::parse(Path::new("/etc/hookwasm/hookwasm.toml"), BASE, &empty).unwrap();
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("LOOPS_API_KEY is set but empty")),
+        "{:?}",
+        c.warnings
+    );
+}
+
+/// The keys serde accepts in `snippet`'s innermost table, read from the
+/// error an unknown key gets (serde lists every field it expected).
+fn accepted_keys(snippet: &str) -> Vec<String> {
+    let err = toml::from_str::<raw::File>(snippet)
+        .expect_err(snippet)
+        .message()
+        .to_string();
+    // serde: "expected one of `a`, `b`"; toml, for some inline tables:
+    // "available keys: a, b".
+    let keys: Vec<String> = if let Some((_, listed)) = err.split_once("available keys: ") {
+        listed.split(", ").map(|k| k.trim().to_string()).collect()
+    } else {
+        err.split_once("expected one of ")
+            .or_else(|| err.split_once("expected "))
+            .map(|(_, l)| l.to_string())
+            .unwrap_or_default()
+            .replace(" or ", ", ")
+            .split(", ")
+            .filter_map(|k| {
+                k.trim()
+                    .strip_prefix('`')?
+                    .strip_suffix('`')
+                    .map(str::to_string)
+            })
+            .collect()
+    };
+    assert!(!keys.is_empty(), "no key list in {err:?} for {snippet}");
+    keys
+}
+
+/// docs/configuration.md documents every key the config file accepts: a
+/// key added to the config types without a line there fails this test.
+#[test]
+fn every_config_key_is_in_the_reference() {
+    let page = include_str!("../../../docs/configuration.md");
+    let endpoint = "[[endpoints]]\nsource = \"s\"\nevents = [\"*\"]\n";
+    let snippets = [
+        ("top level", "zz_unknown = 1\n".to_string()),
+        ("[server]", "[server]\nzz_unknown = 1\n".to_string()),
+        ("[admin]", "[admin]\nzz_unknown = 1\n".to_string()),
+        ("[retention]", "[retention]\nzz_unknown = 1\n".to_string()),
+        ("[runtime]", "[runtime]\nzz_unknown = 1\n".to_string()),
+        ("[delivery]", "[delivery]\nzz_unknown = 1\n".to_string()),
+        (
+            "[sources.NAME]",
+            "[sources.s]\nzz_unknown = 1\n".to_string(),
+        ),
+        ("kind", "[sources.s]\nkind = \"zz-unknown\"\n".to_string()),
+        (
+            "kind.hmac",
+            "[sources.s]\nkind = { hmac = { header = \"x\", zz_unknown = 1 } }\n".to_string(),
+        ),
+        ("[[endpoints]]", format!("{endpoint}zz_unknown = 1\n")),
+        (
+            "limits",
+            format!("{endpoint}limits = {{ zz_unknown = 1 }}\n"),
+        ),
+        ("retry", format!("{endpoint}retry = {{ zz_unknown = 1 }}\n")),
+        (
+            "auth",
+            format!("{endpoint}auth = {{ zz_unknown = \"x\" }}\n"),
+        ),
+        (
+            "auth.basic",
+            format!("{endpoint}auth = {{ basic = {{ zz_unknown = \"x\" }} }}\n"),
+        ),
+        (
+            "auth.header",
+            format!("{endpoint}auth = {{ header = {{ zz_unknown = \"x\" }} }}\n"),
+        ),
+        (
+            "transformation",
+            format!("{endpoint}transformation = {{ zz_unknown = \"x\" }}\n"),
+        ),
+    ];
+    let mut missing = Vec::new();
+    for (table, snippet) in &snippets {
+        for key in accepted_keys(snippet) {
+            if !page.contains(&format!("`{key}`")) {
+                missing.push(format!("{table}: {key}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/configuration.md does not document: {}",
+        missing.join(", ")
+    );
+}

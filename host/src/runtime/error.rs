@@ -17,15 +17,30 @@ pub enum LoadError {
     Link(String),
     #[error("could not pre-initialize the plugin: {0}")]
     Snapshot(String),
-    #[error("reading {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("not a WebAssembly component: {0}")]
+    Shape(&'static str),
+    #[error("reading {path}: {error}")]
+    Io { path: String, error: std::io::Error },
 }
 
 impl LoadError {
+    /// A clear refusal for bytes that are no component at all, before
+    /// wasmtime's parser (whose message about them is a byte dump).
+    pub fn check_shape(bytes: &[u8]) -> Result<(), LoadError> {
+        match bytes.get(..8) {
+            Some([0, b'a', b's', b'm', 0x0d, 0, 0x01, 0]) => Ok(()),
+            Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => Err(LoadError::Shape(
+                "this is a core WebAssembly module; hookwasm runs components: build for the wasm32-wasip2 target, or wrap the module with `wasm-tools component new`",
+            )),
+            Some([0, b'a', b's', b'm', ..]) => Err(LoadError::Shape(
+                "an unsupported WebAssembly binary version (expected a component: build for wasm32-wasip2)",
+            )),
+            _ => Err(LoadError::Shape(
+                "the file does not start with the WebAssembly magic number (\\0asm)",
+            )),
+        }
+    }
+
     pub(crate) fn engine(e: impl std::fmt::Display) -> Self {
         LoadError::Engine(format!("{e:#}"))
     }

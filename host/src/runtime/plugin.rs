@@ -119,6 +119,7 @@ impl Plugin {
         bytes: &[u8],
     ) -> Result<Plugin, LoadError> {
         let started = Instant::now();
+        LoadError::check_shape(bytes)?;
         let hash = hash_bytes(bytes);
         let prepare = |wasm| Ok(prepare(runtime, name, wasm));
         let (component, cache_status) = match runtime.cache() {
@@ -237,7 +238,7 @@ impl Plugin {
             return;
         }
         if let Err(e) = self.runtime.queue_snapshot(Arc::downgrade(self)) {
-            tracing::warn!(plugin = %self.name, "no script snapshot: {e}");
+            tracing::warn!(plugin = %self.name, script = %self.script_name(), "no script snapshot: {e}");
         }
     }
 
@@ -247,17 +248,24 @@ impl Plugin {
         match self.specialize() {
             Ok(()) => tracing::info!(
                 plugin = %self.name,
+                script = %self.script_name(),
                 took_ms = started.elapsed().as_millis() as u64,
                 "script snapshot ready"
             ),
             Err(e) => {
                 tracing::warn!(
                     plugin = %self.name,
+                    script = %self.script_name(),
                     "no script snapshot, the script is evaluated per event: {e}"
                 );
                 let _ = self.no_snapshot.set(e.to_string());
             }
         }
+    }
+
+    /// The script's name for logs (`<endpoint>.js` or its file), or `-`.
+    fn script_name(&self) -> &str {
+        self.script.as_ref().map_or("-", |s| s.name.as_str())
     }
 
     /// Whether calls run on this script's own snapshot yet.

@@ -312,6 +312,28 @@ impl PluginRegistry {
             }
         }
         infos.sort_by(|a, b| a.name.cmp(&b.name));
+        // Endpoints' own JavaScript transformations, after the plugins:
+        // each runs on an engine and has a snapshot state of its own.
+        let mut scripts: Vec<PluginInfo> = state
+            .scripts
+            .values()
+            .filter_map(|p| {
+                let script = p.script()?;
+                Some(PluginInfo {
+                    name: script.name.clone(),
+                    version: "-".into(),
+                    source: format!("transformation on {}", p.name()),
+                    description: "an endpoint's JavaScript transformation".into(),
+                    hash: p.hash().to_string(),
+                    loaded_at: Some(humantime::format_rfc3339_seconds(p.loaded_at()).to_string()),
+                    snapshot: p.snapshot_status(),
+                    state: Some("ready".into()),
+                    ..PluginInfo::unknown(&script.name, String::new())
+                })
+            })
+            .collect();
+        scripts.sort_by(|a, b| a.name.cmp(&b.name));
+        infos.extend(scripts);
         infos
     }
 

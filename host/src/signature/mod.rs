@@ -111,6 +111,32 @@ impl SourceKind {
         }
     }
 
+    /// Whether an endpoint's event pattern can match anything the kind's
+    /// catalogue has (`payment.*` matches a type; `paymnt.succeeded` does
+    /// not), with the closest known type as a suggestion when it cannot.
+    /// `None` where the kind has no catalogue, and for `*`.
+    pub fn unknown_pattern(&self, pattern: &str) -> Option<Option<&'static str>> {
+        let SourceKind::StandardWebhooks = self else {
+            return None;
+        };
+        if pattern == "*" {
+            return None;
+        }
+        let known = match pattern.strip_suffix('*') {
+            Some(prefix) => DODO_EVENT_TYPES.iter().any(|t| t.starts_with(prefix)),
+            None => DODO_EVENT_TYPES.contains(&pattern),
+        };
+        if known {
+            return None;
+        }
+        let closest = DODO_EVENT_TYPES
+            .iter()
+            .map(|t| (strsim::levenshtein(t, pattern), *t))
+            .filter(|(d, _)| *d <= 3)
+            .min();
+        Some(closest.map(|(_, t)| t))
+    }
+
     /// The dedupe id and event type of a request, without checking its
     /// signature: for sources with `verify = false`. A missing id falls back
     /// to a digest of the body; a present but invalid one is an error.
