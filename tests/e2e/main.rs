@@ -16,5 +16,6 @@ mod plugin_cli;
 mod power_cut;
 mod power_fs;
 mod retries;
+mod signing;
 mod support;
 mod templates;

@@ -116,6 +116,16 @@ pub struct EndpointView {
     pub allow_private_destinations: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transformation: Option<TransformationRef>,
+    /// The Standard Webhooks secret requests are signed with, masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<SecretView>,
+    /// How many older secrets still sign alongside it (a rotation's overlap).
+    #[serde(default)]
+    pub previous_signing_secrets: usize,
+    /// A signing secret hookwasm just made: in the answer to the request
+    /// that made it, and never again. Give it to the receiver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_signing_secret: Option<String>,
     pub managed_by: ManagedBy,
     pub enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -209,6 +219,15 @@ pub struct TransformationView {
 #[serde(deny_unknown_fields)]
 pub struct CodeBody {
     pub code: String,
+}
+
+/// The body of a signing-secret rotation: the new secret, or none to have
+/// one generated.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SigningRotateRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

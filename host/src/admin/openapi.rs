@@ -28,7 +28,7 @@ use crate::runtime::registry::PluginInfo;
         routes::endpoints::delete, routes::endpoints::disable, routes::endpoints::enable,
         routes::endpoints::recover, routes::endpoints::replay_missing, routes::endpoints::job,
         routes::endpoints::transformation, routes::endpoints::put_transformation,
-        routes::endpoints::versions, routes::endpoints::rollback,
+        routes::endpoints::versions, routes::endpoints::rollback, routes::endpoints::rotate_signing_secret,
         routes::test::test, routes::test::send_sample,
         routes::events::list, routes::events::show,
         routes::deliveries::list, routes::deliveries::show, routes::deliveries::retry, routes::deliveries::replay,
@@ -37,7 +37,7 @@ use crate::runtime::registry::PluginInfo;
     components(schemas(
         ErrorBody, SecretView, SourceView, RetiredView, RotateRequest, EndpointView, PluginRef, AuthView,
         LimitsView, RetryView, CountsView, FailureView, TransformationRef, TransformationView, CodeBody,
-        RollbackRequest, EnabledView, TestRequest, TestResult, StatsView, SampleView, SendSampleRequest,
+        RollbackRequest, SigningRotateRequest, EnabledView, TestRequest, TestResult, StatsView, SampleView, SendSampleRequest,
         IngestedView, EventView, EventDetail, DeliveryView, DeliveryDetail, AttemptView, RequestView,
         WindowRequest, JobView, AuditView, ReadyView, SourceSpec, EndpointSpec, AuthSpec, SettingValue,
         LimitsSpec, RetrySpec, TransformationSpec, FileStatus, ManagedBy, TransformationVersion,

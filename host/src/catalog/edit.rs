@@ -281,6 +281,11 @@ impl Catalog {
                 "script: a file path is for the config file; over the API give the code as transformation.code".into(),
             ));
         }
+        // The webhook plugin's requests are signed: a secret is generated
+        // when none is given, and the answer shows it (once).
+        if spec.plugin.as_deref() == Some("webhook") && spec.signing_secret.is_none() {
+            spec.signing_secret = Some(super::seal::new_signing_secret());
+        }
         let code = spec.transformation.take();
         let version = code.as_ref().map(|c| new_version(1, &c.code));
         let mut endpoint = self.check_endpoint(&spec, version.as_ref(), &self.source_ids())?;
@@ -412,6 +417,32 @@ impl Catalog {
         self.audit(API, action, format!("endpoint:{id}"), changes)
             .await;
         Ok(entry)
+    }
+
+    /// A new signing secret (`secret`, or generated) signs from now; the one
+    /// it replaces keeps signing alongside it until the next rotation, so a
+    /// receiver can switch without a gap. Returns the new secret.
+    pub async fn rotate_signing_secret(
+        &self,
+        id: &str,
+        secret: Option<String>,
+    ) -> Result<(Arc<EndpointEntry>, String), CatalogError> {
+        let _writing = self.writes.lock().await;
+        let current = self.api_endpoint(id)?;
+        let new = secret.unwrap_or_else(super::seal::new_signing_secret);
+        let mut spec = current.spec.clone();
+        spec.previous_signing_secrets = spec.signing_secret.take().into_iter().collect();
+        spec.signing_secret = Some(new.clone());
+        let entry = self
+            .replace_endpoint(
+                current,
+                spec,
+                None,
+                vec!["signing_secret".into(), "previous_signing_secrets".into()],
+                "endpoint.rotate_signing_secret",
+            )
+            .await?;
+        Ok((entry, new))
     }
 
     /// Removes the endpoint; its pending deliveries end as `cancelled` (the

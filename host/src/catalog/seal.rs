@@ -125,6 +125,18 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A new Standard Webhooks signing secret, `whsec_` and 24 random bytes
+/// from the OS in base64 (Svix's length).
+pub fn new_signing_secret() -> String {
+    use chacha20poly1305::aead::rand_core::RngCore as _;
+    let mut key = [0u8; 24];
+    OsRng.fill_bytes(&mut key);
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,6 +74,17 @@ pub struct EndpointSpec {
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_private_destinations: Option<bool>,
+    /// Signs every request the Standard Webhooks way (`webhook-id`,
+    /// `webhook-timestamp`, `webhook-signature`) with this `whsec_…`
+    /// secret, for a receiver that verifies them. Created over the API
+    /// for the `webhook` plugin without one, a secret is generated (shown
+    /// once, in the response).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<String>,
+    /// Secrets that still sign, each adding a signature, while a receiver
+    /// moves to a new `signing_secret` (a rotation's overlap).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_signing_secrets: Vec<String>,
     /// A JavaScript handler file (config file only; relative to it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script: Option<String>,

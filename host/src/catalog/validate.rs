@@ -13,7 +13,7 @@ use crate::config::{ExpandError, expand_tracking};
 use crate::model::{
     Auth, Endpoint, EventTypes, JS_ENGINE, Limits, PluginInfo, RetryPolicy, Source, Transformation,
 };
-use crate::signature::{Secret, Verifier};
+use crate::signature::{Secret, SourceKind, Verifier};
 
 /// What a spec is checked against.
 pub struct Context<'a> {
@@ -269,6 +269,37 @@ pub fn endpoint(spec: &EndpointSpec, cx: &Context<'_>, report: &mut Report) -> O
             report.problem("auth", "the credential is empty or has control characters");
         }
     }
+    let mut signing_secrets = Vec::new();
+    let signing = spec
+        .signing_secret
+        .iter()
+        .map(|t| ("signing_secret".to_string(), t))
+        .chain(
+            spec.previous_signing_secrets
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (format!("previous_signing_secrets[{i}]"), t)),
+        );
+    for (field, text) in signing {
+        if let Some(value) = soft(report, &field, text) {
+            match Secret::parse(&SourceKind::StandardWebhooks, &value) {
+                Ok(secret) => signing_secrets.push(secret),
+                Err(e) => report.problem(&field, format!("{e} (expected whsec_ and base64)")),
+            }
+        }
+    }
+    if spec.signing_secret.is_none() && !spec.previous_signing_secrets.is_empty() {
+        report.problem(
+            "previous_signing_secrets",
+            "only with a signing_secret (the current one)",
+        );
+    }
+    if plugin_name == "webhook" && spec.signing_secret.is_none() {
+        report.problem(
+            "signing_secret",
+            "the webhook plugin signs every request: give it signing_secret = \"whsec_…\" (the API generates one when it is left out)",
+        );
+    }
     let mut settings = Vec::new();
     for (name, value) in &spec.settings {
         if let Some(v) = soft(report, &format!("settings.{name}"), &value.text()) {
@@ -356,6 +387,7 @@ pub fn endpoint(spec: &EndpointSpec, cx: &Context<'_>, report: &mut Report) -> O
             .allow_private_destinations
             .unwrap_or(cx.allow_private_destinations),
         transformation,
+        signing_secrets,
         disabled,
         from_env: from_env
             .into_iter()

@@ -22,7 +22,7 @@ use crate::runtime::registry;
 pub struct Config {
     pub path: PathBuf,
     pub server: Server,
-    /// The admin API (on 127.0.0.1:8081 without a token unless configured).
+    /// The admin API (on 127.0.0.1:8081; its token is configured or generated).
     pub admin: Admin,
     pub retention: Retention,
     pub runtime: RuntimeSettings,

@@ -82,10 +82,22 @@ impl Deliverer {
         let n = delivery.attempts + 1;
         let at = now_ms();
         self.sending_now(delivery.id, Some((n, at)));
-        let result = config
-            .client
-            .send(&request, &config.auth, endpoint.timeout)
-            .await;
+        let signed;
+        let extra = if endpoint.signing_secrets.is_empty() {
+            &config.auth
+        } else {
+            let id = webhook_id
+                .clone()
+                .unwrap_or_else(|| delivery.event_id.to_string());
+            signed = config
+                .auth
+                .iter()
+                .cloned()
+                .chain(endpoint.signature_headers(&id, (at / 1000) as i64, &request.body))
+                .collect::<Vec<_>>();
+            &signed
+        };
+        let result = config.client.send(&request, extra, endpoint.timeout).await;
         self.sending_now(delivery.id, None);
         let elapsed = match &result {
             Ok(r) => r.duration,

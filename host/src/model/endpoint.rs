@@ -68,6 +68,9 @@ pub struct Endpoint {
     pub concurrency: u32,
     pub timeout: Duration,
     pub allow_private_destinations: bool,
+    /// Standard Webhooks signing secrets: the current one first, then those
+    /// still signing during a rotation. Empty: requests are not signed.
+    pub signing_secrets: Vec<crate::signature::Secret>,
     /// The endpoint's JavaScript handler, when it runs on the `js` plugin.
     pub transformation: Option<Arc<Transformation>>,
     /// Why the endpoint is off by configuration (unset secret, `enabled =
@@ -112,6 +115,7 @@ impl std::fmt::Debug for Endpoint {
                 "transformation",
                 &self.transformation.as_ref().map(|t| t.name.as_str()),
             )
+            .field("signing_secrets", &self.signing_secrets.len())
             .field("disabled", &self.disabled)
             .field("from_env", &from_env)
             .finish()
@@ -119,6 +123,41 @@ impl std::fmt::Debug for Endpoint {
 }
 
 impl Endpoint {
+    /// The Standard Webhooks headers for one attempt, when the endpoint has
+    /// signing secrets: one `v1,…` signature per secret, space-separated
+    /// (receivers accept any that matches, which is what lets a rotation
+    /// overlap). `id` stays the same across retries; `timestamp` is the
+    /// attempt's, so a receiver's tolerance check passes on late retries.
+    pub fn signature_headers(
+        &self,
+        id: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> Vec<(http::HeaderName, http::HeaderValue)> {
+        if self.signing_secrets.is_empty() {
+            return Vec::new();
+        }
+        let signatures: Vec<String> = self
+            .signing_secrets
+            .iter()
+            .map(|secret| secret.sign(id, timestamp, body))
+            .collect();
+        let value = |text: &str| {
+            http::HeaderValue::from_str(text).unwrap_or_else(|_| http::HeaderValue::from_static(""))
+        };
+        vec![
+            (http::HeaderName::from_static("webhook-id"), value(id)),
+            (
+                http::HeaderName::from_static("webhook-timestamp"),
+                value(&timestamp.to_string()),
+            ),
+            (
+                http::HeaderName::from_static("webhook-signature"),
+                value(&signatures.join(" ")),
+            ),
+        ]
+    }
+
     /// `text` with every value taken from the environment replaced by its
     /// `${NAME}`: safe to show in the API and logs.
     pub fn redact(&self, text: &str) -> String {

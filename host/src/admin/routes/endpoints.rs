@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::super::api::{
     CodeBody, EnabledView, EndpointView, JobView, List, PluginRef, RollbackRequest,
-    TransformationView, WindowRequest,
+    SigningRotateRequest, TransformationView, WindowRequest,
 };
 use super::super::jobs::Kind;
 use super::super::{Admin, ApiError, ApiResult, views};
@@ -35,6 +35,10 @@ pub fn routes() -> axum::Router<Arc<Admin>> {
         .route("/v1/endpoints/{id}", get(show).patch(update).delete(delete))
         .route("/v1/endpoints/{id}/disable", post(disable))
         .route("/v1/endpoints/{id}/enable", post(enable))
+        .route(
+            "/v1/endpoints/{id}/signing-secret/rotate",
+            post(rotate_signing_secret),
+        )
         .route("/v1/endpoints/{id}/recover", post(recover))
         .route("/v1/endpoints/{id}/replay-missing", post(replay_missing))
         .route(
@@ -119,9 +123,37 @@ pub(crate) async fn create(
     State(admin): State<Arc<Admin>>,
     Body(spec): Body<EndpointSpec>,
 ) -> ApiResult<(StatusCode, Json<EndpointView>)> {
+    let given = spec.signing_secret.is_some();
     let entry = admin.catalog.create_endpoint(spec).await?;
     tracing::info!(endpoint = %entry.endpoint.id, plugin = %entry.endpoint.plugin, "endpoint created through the admin API");
-    Ok((StatusCode::CREATED, Json(view(&admin, &entry).await?)))
+    let mut shown = view(&admin, &entry).await?;
+    if !given {
+        shown.new_signing_secret = entry.spec.signing_secret.clone();
+    }
+    Ok((StatusCode::CREATED, Json(shown)))
+}
+
+/// A new signing secret (given, or generated and shown in this answer
+/// only); the previous one keeps signing alongside it until the next
+/// rotation, so the receiver can switch without rejecting a request.
+#[utoipa::path(post, operation_id = "endpoints_rotate_signing_secret", path = "/v1/endpoints/{id}/signing-secret/rotate", tag = "endpoints", params(("id" = String, Path)), request_body = SigningRotateRequest,
+    responses((status = 200, body = EndpointView), (status = 400, body = super::super::api::ErrorBody), (status = 404, body = super::super::api::ErrorBody), (status = 409, body = super::super::api::ErrorBody)))]
+pub(crate) async fn rotate_signing_secret(
+    State(admin): State<Arc<Admin>>,
+    Path(id): Path<String>,
+    Body(body): Body<SigningRotateRequest>,
+) -> ApiResult<Json<EndpointView>> {
+    let given = body.secret.is_some();
+    let (entry, secret) = admin
+        .catalog
+        .rotate_signing_secret(&id, body.secret)
+        .await?;
+    tracing::info!(endpoint = %id, "endpoint signing secret rotated through the admin API");
+    let mut shown = view(&admin, &entry).await?;
+    if !given {
+        shown.new_signing_secret = Some(secret);
+    }
+    Ok(Json(shown))
 }
 
 #[utoipa::path(get, operation_id = "endpoints_show", path = "/v1/endpoints/{id}", tag = "endpoints", params(("id" = String, Path)),

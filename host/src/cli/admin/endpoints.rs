@@ -37,6 +37,15 @@ pub enum EndpointsCommand {
     Disable { id: String },
     /// Resume an endpoint.
     Enable { id: String },
+    /// Sign with a new Standard Webhooks secret (generated and printed once,
+    /// or read from --secret-env); the old one keeps signing alongside it
+    /// until the next rotation.
+    RotateSigningSecret {
+        id: String,
+        /// The variable holding the new `whsec_…` secret (`-`: stdin).
+        #[arg(long, value_name = "VAR")]
+        secret_env: Option<String>,
+    },
     /// Create deliveries for events in a window that never had one for it.
     ReplayMissing {
         id: String,
@@ -126,6 +135,10 @@ pub struct CreateArgs {
     /// The endpoint's id (default: a generated ep_…).
     #[arg(long)]
     id: Option<String>,
+    /// Sign requests with the `whsec_…` secret in this variable (`-`:
+    /// stdin). The webhook plugin gets a generated one without it.
+    #[arg(long, value_name = "VAR")]
+    signing_secret_env: Option<String>,
     #[arg(long)]
     source: String,
     /// loops, customerio, windmill, inngest, slack, … (default with --js: js).
@@ -230,17 +243,28 @@ pub async fn endpoints(
                 rate_limit_per_sec: args.fields.rate_limit_per_sec,
                 enabled: args.disabled.then_some(false),
                 transformation: code.map(|code| TransformationSpec { code }),
+                signing_secret: args
+                    .signing_secret_env
+                    .as_deref()
+                    .map(|var| secret_from(var, "--signing-secret-env"))
+                    .transpose()?,
                 ..EndpointSpec::default()
             };
             let created: EndpointView = api.post("/v1/endpoints", spec).await?;
             api.print(&created, |e| {
-                format!(
+                let mut text = format!(
                     "endpoint {} created: {} events of source {} through {}\n",
                     e.id,
                     e.events.join(", "),
                     e.source,
                     e.plugin.name
-                )
+                );
+                if let Some(secret) = &e.new_signing_secret {
+                    text.push_str(&format!(
+                        "its requests are signed (Standard Webhooks) with this secret, shown only now; give it to the receiver:\n{secret}\n"
+                    ));
+                }
+                text
             })
         }
         EndpointsCommand::Show { id } => {
@@ -315,6 +339,25 @@ pub async fn endpoints(
                 .post(&format!("/v1/endpoints/{}/enable", seg(&id)), json!({}))
                 .await?;
             api.print(&answer, |_| format!("endpoint {id} enabled\n"))
+        }
+        EndpointsCommand::RotateSigningSecret { id, secret_env } => {
+            let secret = secret_env
+                .map(|var| secret_from(&var, "--secret-env"))
+                .transpose()?;
+            let answer: EndpointView = api
+                .post(
+                    &format!("/v1/endpoints/{}/signing-secret/rotate", seg(&id)),
+                    json!({ "secret": secret }),
+                )
+                .await?;
+            api.print(&answer, |e| match &e.new_signing_secret {
+                Some(secret) => format!(
+                    "endpoint {id} signs with a new secret (shown only now; give it to the receiver):\n{secret}\nthe old one keeps signing alongside it until the next rotation\n"
+                ),
+                None => format!(
+                    "endpoint {id} signs with the given secret; the old one keeps signing alongside it until the next rotation\n"
+                ),
+            })
         }
         EndpointsCommand::ReplayMissing { id, since, until } => {
             let job: JobView = api
@@ -508,6 +551,16 @@ fn show(e: &EndpointView) -> String {
             format!("no: {}", e.disabled_reason.as_deref().unwrap_or("-"))
         }
     );
+    if let Some(secret) = &e.signing_secret {
+        out += &format!(
+            "  signing    Standard Webhooks, secret …{}{}\n",
+            secret.last4,
+            match e.previous_signing_secrets {
+                0 => String::new(),
+                n => format!(" (+{n} previous, still signing)"),
+            }
+        );
+    }
     if let Some(t) = &e.transformation {
         out += &format!(
             "  transform  v{} {}\n",
