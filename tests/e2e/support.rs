@@ -280,19 +280,29 @@ impl Hookwasm {
         rest: &str,
         prepare: impl FnOnce(&Path),
     ) -> Hookwasm {
-        Hookwasm::start_config(server_extra, rest, prepare, None).await
+        Hookwasm::start_config(server_extra, rest, prepare, None, &[]).await
     }
 
     /// Like `start`, with its data in `data_dir` (which may be elsewhere,
     /// e.g. on a test file system) and its compiled plugins in `cache`.
     pub async fn start_on(data_dir: &Path, cache: PluginCache, rest: &str) -> Hookwasm {
-        Hookwasm::start_config("", rest, |_| {}, Some((data_dir, cache))).await
+        Hookwasm::start_config("", rest, |_| {}, Some((data_dir, cache)), &[]).await
     }
 
     /// A server whose config has no source and no endpoint: everything
     /// comes over the admin API.
     pub async fn start_bare() -> Hookwasm {
-        Hookwasm::start_config(NO_SOURCES, "", |_| {}, None).await
+        Hookwasm::start_config(NO_SOURCES, "", |_| {}, None, &[]).await
+    }
+
+    /// Like `start_with`, with environment variables for the server (the
+    /// config's `${VAR}`s).
+    pub async fn start_with_env(
+        rest: &str,
+        prepare: impl FnOnce(&Path),
+        env: &[(&str, &str)],
+    ) -> Hookwasm {
+        Hookwasm::start_config("", rest, prepare, None, env).await
     }
 
     async fn start_config(
@@ -300,6 +310,7 @@ impl Hookwasm {
         rest: &str,
         prepare: impl FnOnce(&Path),
         data_dir: Option<(&Path, PluginCache)>,
+        env: &[(&str, &str)],
     ) -> Hookwasm {
         let grace = if server_extra.contains("shutdown_grace_secs") {
             ""
@@ -351,7 +362,10 @@ token = "test-admin-token-0123456789"
             child: None,
             config,
             runs: 0,
-            env: Vec::new(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         server.spawn().await;
         server

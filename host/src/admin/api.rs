@@ -119,6 +119,9 @@ pub struct EndpointView {
     /// The Standard Webhooks secret requests are signed with, masked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_secret: Option<SecretView>,
+    /// Whether the host presents a client certificate (mutual TLS).
+    #[serde(default)]
+    pub client_certificate: bool,
     /// How many older secrets still sign alongside it (a rotation's overlap).
     #[serde(default)]
     pub previous_signing_secrets: usize,
@@ -163,6 +166,15 @@ pub enum AuthView {
     Header {
         name: String,
         value: SecretView,
+    },
+    Oauth2 {
+        token_url: String,
+        client_id: String,
+        client_secret: SecretView,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audience: Option<String>,
     },
 }
 

@@ -136,6 +136,7 @@ pub fn endpoint(entry: &EndpointEntry, live: EndpointState) -> EndpointView {
             file: t.file.as_ref().map(|p| p.display().to_string()),
         }),
         signing_secret: entry.spec.signing_secret.as_deref().map(secret_text),
+        client_certificate: e.tls.as_ref().is_some_and(|t| t.cert_pem.is_some()),
         previous_signing_secrets: entry.spec.previous_signing_secrets.len(),
         new_signing_secret: None,
         managed_by: entry.managed_by,
@@ -179,6 +180,19 @@ fn auth(spec: &AuthSpec) -> AuthView {
         AuthSpec::Header { name, value } => AuthView::Header {
             name: name.clone(),
             value: secret_text(value),
+        },
+        AuthSpec::Oauth2 {
+            token_url,
+            client_id,
+            client_secret,
+            scope,
+            audience,
+        } => AuthView::Oauth2 {
+            token_url: token_url.clone(),
+            client_id: client_id.clone(),
+            client_secret: secret_text(client_secret),
+            scope: scope.clone(),
+            audience: audience.clone(),
         },
     }
 }
@@ -281,8 +295,10 @@ pub fn attempt(a: &Attempt) -> AttemptView {
 pub fn stored_request(r: &OutboundRequest, endpoint: Option<&Endpoint>) -> RequestView {
     let mut view = request(r);
     if let Some(auth) = endpoint.and_then(|e| e.auth.as_ref()) {
-        let (name, _) = auth.header();
-        view.headers.insert(name.to_string(), SET_BY_HOST.into());
+        let name = auth
+            .header()
+            .map_or_else(|| "authorization".to_string(), |(name, _)| name.to_string());
+        view.headers.insert(name, SET_BY_HOST.into());
     }
     view.headers.insert(
         "user-agent".into(),

@@ -74,6 +74,9 @@ pub struct EndpointSpec {
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_private_destinations: Option<bool>,
+    /// Mutual TLS: the client certificate (and a private CA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSpec>,
     /// Signs every request the Standard Webhooks way (`webhook-id`,
     /// `webhook-timestamp`, `webhook-signature`) with this `whsec_…`
     /// secret, for a receiver that verifies them. Created over the API
@@ -105,8 +108,54 @@ pub struct TransformationSpec {
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum AuthSpec {
     Bearer(String),
-    Basic { username: String, password: String },
-    Header { name: String, value: String },
+    Basic {
+        username: String,
+        password: String,
+    },
+    Header {
+        name: String,
+        value: String,
+    },
+    /// OAuth 2.0 client credentials (RFC 6749 §4.4): the host fetches a
+    /// token from `token_url`, caches it until shortly before it expires,
+    /// and sends it as `Authorization: Bearer`.
+    Oauth2 {
+        token_url: String,
+        client_id: String,
+        client_secret: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<String>,
+        /// Some providers (Auth0) want the API the token is for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audience: Option<String>,
+    },
+}
+
+/// A client certificate the host presents to the destination (mutual TLS),
+/// and the CA that signs the destination's own certificate, if private.
+/// Each is a PEM file (relative to the config file) or PEM text.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
+}
+
+impl std::fmt::Debug for TlsSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSpec")
+            .field("client_cert", &self.client_cert.is_some())
+            .field(
+                "client_key",
+                &self.client_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("ca", &self.ca.is_some())
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for AuthSpec {
@@ -115,6 +164,7 @@ impl std::fmt::Debug for AuthSpec {
             AuthSpec::Bearer(_) => "Bearer(<redacted>)",
             AuthSpec::Basic { .. } => "Basic(<redacted>)",
             AuthSpec::Header { .. } => "Header(<redacted>)",
+            AuthSpec::Oauth2 { .. } => "Oauth2(<redacted>)",
         })
     }
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 use super::spec::{AuthSpec, EndpointSpec, RetrySpec, SourceSpec};
 use crate::config::{ExpandError, expand_tracking};
 use crate::model::{
-    Auth, Endpoint, EventTypes, JS_ENGINE, Limits, PluginInfo, RetryPolicy, Source, Transformation,
+    Auth, ClientTls, Endpoint, EventTypes, JS_ENGINE, Limits, OAuth2, PluginInfo, RetryPolicy,
+    Source, Transformation,
 };
 use crate::signature::{Secret, SourceKind, Verifier};
 
@@ -258,17 +259,90 @@ pub fn endpoint(spec: &EndpointSpec, cx: &Context<'_>, report: &mut Report) -> O
                 (Ok(_), None) => None,
             }
         }
+        Some(AuthSpec::Oauth2 {
+            token_url,
+            client_id,
+            client_secret,
+            scope,
+            audience,
+        }) => {
+            let token_url = soft(report, "auth.oauth2.token_url", token_url);
+            let client_id = soft(report, "auth.oauth2.client_id", client_id);
+            let client_secret = soft(report, "auth.oauth2.client_secret", client_secret);
+            let private = spec
+                .allow_private_destinations
+                .unwrap_or(cx.allow_private_destinations);
+            if let Some(u) = &token_url {
+                match url::Url::parse(u) {
+                    // The client secret travels in it: TLS, except to a
+                    // token endpoint on the operator's own network.
+                    Ok(parsed) if parsed.scheme() == "https" || (parsed.scheme() == "http" && private) => {}
+                    Ok(parsed) if parsed.scheme() == "http" => report.problem(
+                        "auth.oauth2.token_url",
+                        "must be https (the client secret is sent to it); http only with allow_private_destinations",
+                    ),
+                    _ => report.problem(
+                        "auth.oauth2.token_url",
+                        format!("{u:?} is not an absolute https URL"),
+                    ),
+                }
+            }
+            match (token_url, client_id, client_secret) {
+                (Some(token_url), Some(client_id), Some(client_secret)) => {
+                    Some(Auth::OAuth2(OAuth2 {
+                        token_url,
+                        client_id,
+                        client_secret,
+                        scope: scope.clone(),
+                        audience: audience.clone(),
+                    }))
+                }
+                _ => None,
+            }
+        }
     };
     if let Some(auth) = &auth {
         let text = match auth {
             Auth::Bearer(t) => t.clone(),
             Auth::Basic { username, password } => format!("{username}{password}"),
             Auth::Header { value, .. } => value.clone(),
+            Auth::OAuth2(o) => format!("{}{}", o.client_id, o.client_secret),
         };
         if http::HeaderValue::from_str(&text).is_err() || text.is_empty() {
             report.problem("auth", "the credential is empty or has control characters");
         }
     }
+    let tls = spec.tls.as_ref().and_then(|t| {
+        let mut pem =
+            |report: &mut Report, field: &str, value: &Option<String>| -> Option<String> {
+                let text = soft(report, field, value.as_deref()?)?;
+                if text.contains("-----BEGIN") {
+                    return Some(text);
+                }
+                let path = resolve(cx.base_dir, &text);
+                match std::fs::read_to_string(&path) {
+                    Ok(pem) => Some(pem),
+                    Err(e) => {
+                        report.problem(field, format!("{}: {e}", path.display()));
+                        None
+                    }
+                }
+            };
+        let client = ClientTls {
+            cert_pem: pem(report, "tls.client_cert", &t.client_cert),
+            key_pem: pem(report, "tls.client_key", &t.client_key),
+            ca_pem: pem(report, "tls.ca", &t.ca),
+        };
+        // Where a value is missing (an unset variable disables the
+        // endpoint; a bad path is reported above) there is nothing to check.
+        let read_all = t.client_cert.is_some() == client.cert_pem.is_some()
+            && t.client_key.is_some() == client.key_pem.is_some()
+            && t.ca.is_some() == client.ca_pem.is_some();
+        if read_all && let Err(e) = crate::delivery::client::client_tls_config(None, &client) {
+            report.problem("tls", e);
+        }
+        Some(client)
+    });
     let mut signing_secrets = Vec::new();
     let signing = spec
         .signing_secret
@@ -388,6 +462,7 @@ pub fn endpoint(spec: &EndpointSpec, cx: &Context<'_>, report: &mut Report) -> O
             .unwrap_or(cx.allow_private_destinations),
         transformation,
         signing_secrets,
+        tls,
         disabled,
         from_env: from_env
             .into_iter()

@@ -209,7 +209,8 @@ fn auth_headers_are_built_and_marked_sensitive() {
         username: "site".into(),
         password: "key".into(),
     }
-    .header();
+    .header()
+    .unwrap();
     assert_eq!(name, http::header::AUTHORIZATION);
     assert_eq!(value.to_str().unwrap(), "Basic c2l0ZTprZXk=");
     assert!(value.is_sensitive());
@@ -449,6 +450,11 @@ fn every_config_key_is_in_the_reference() {
             "auth.header",
             format!("{endpoint}auth = {{ header = {{ zz_unknown = \"x\" }} }}\n"),
         ),
+        (
+            "auth.oauth2",
+            format!("{endpoint}auth = {{ oauth2 = {{ zz_unknown = \"x\" }} }}\n"),
+        ),
+        ("tls", format!("{endpoint}tls = {{ zz_unknown = \"x\" }}\n")),
         (
             "transformation",
             format!("{endpoint}transformation = {{ zz_unknown = \"x\" }}\n"),

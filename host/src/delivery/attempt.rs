@@ -82,22 +82,41 @@ impl Deliverer {
         let n = delivery.attempts + 1;
         let at = now_ms();
         self.sending_now(delivery.id, Some((n, at)));
-        let signed;
-        let extra = if endpoint.signing_secrets.is_empty() {
-            &config.auth
-        } else {
-            let id = webhook_id
-                .clone()
-                .unwrap_or_else(|| delivery.event_id.to_string());
-            signed = config
-                .auth
-                .iter()
-                .cloned()
-                .chain(endpoint.signature_headers(&id, (at / 1000) as i64, &request.body))
-                .collect::<Vec<_>>();
-            &signed
+        let id = webhook_id
+            .clone()
+            .unwrap_or_else(|| delivery.event_id.to_string());
+        let mut extra = config.auth.clone();
+        extra.extend(endpoint.signature_headers(&id, (at / 1000) as i64, &request.body));
+        let result = match &config.oauth {
+            None => config.client.send(&request, &extra, endpoint.timeout).await,
+            Some(oauth) => {
+                let sent = match oauth.header(endpoint.timeout).await {
+                    Ok(token) => {
+                        let mut with_token = extra.clone();
+                        with_token.push(token);
+                        config
+                            .client
+                            .send(&request, &with_token, endpoint.timeout)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                // A 401 may mean the token was revoked early: one new token,
+                // one more try, in the same attempt.
+                if matches!(&sent, Ok(r) if r.status == 401) {
+                    oauth.invalidate().await;
+                    match oauth.header(endpoint.timeout).await {
+                        Ok(token) => {
+                            extra.push(token);
+                            config.client.send(&request, &extra, endpoint.timeout).await
+                        }
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    sent
+                }
+            }
         };
-        let result = config.client.send(&request, extra, endpoint.timeout).await;
         self.sending_now(delivery.id, None);
         let elapsed = match &result {
             Ok(r) => r.duration,

@@ -25,7 +25,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::rt::TokioExecutor;
 
-use crate::model::OutboundRequest;
+use crate::model::{ClientTls, OutboundRequest};
 
 /// How much of a response body is kept with the attempt.
 pub const EXCERPT_BYTES: usize = 4096;
@@ -70,6 +70,99 @@ pub struct HttpClient {
 /// A client's TLS trust: webpki's roots, plus the PEM certificates in
 /// `extra_ca` for self-hosted destinations with a private CA.
 pub fn tls_config(extra_ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+    Ok(Arc::new(builder(roots(extra_ca)?)?.with_no_client_auth()))
+}
+
+/// The host's TLS settings, and an endpoint's own on top (its client
+/// certificate and CA: mutual TLS).
+#[derive(Clone)]
+pub struct Tls {
+    base: Arc<rustls::ClientConfig>,
+    extra_ca: Option<std::path::PathBuf>,
+}
+
+impl Tls {
+    pub fn new(extra_ca: Option<&Path>) -> Result<Tls, String> {
+        Ok(Tls {
+            base: tls_config(extra_ca)?,
+            extra_ca: extra_ca.map(Path::to_path_buf),
+        })
+    }
+
+    /// The shared client config (no client certificate).
+    pub fn base(&self) -> Arc<rustls::ClientConfig> {
+        self.base.clone()
+    }
+
+    /// The client config for an endpoint: the shared one, or one with its
+    /// certificate and CA.
+    pub fn for_endpoint(
+        &self,
+        client: Option<&ClientTls>,
+    ) -> Result<Arc<rustls::ClientConfig>, String> {
+        match client {
+            None => Ok(self.base.clone()),
+            Some(client) => client_tls_config(self.extra_ca.as_deref(), client),
+        }
+    }
+}
+
+/// A client config with `client`'s certificate and CA: also what the
+/// config check runs, so a bad PEM or a key that does not fit its
+/// certificate is a config error, not a failed delivery.
+pub fn client_tls_config(
+    extra_ca: Option<&Path>,
+    client: &ClientTls,
+) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+    let mut roots = roots(extra_ca)?;
+    if let Some(ca) = &client.ca_pem {
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+            let cert = cert.map_err(|e| format!("tls.ca: {e}"))?;
+            roots.add(cert).map_err(|e| format!("tls.ca: {e}"))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err("tls.ca: no PEM certificate in it".into());
+        }
+    }
+    let builder = builder(roots)?;
+    let config = match (&client.cert_pem, &client.key_pem) {
+        (Some(cert), Some(key)) => {
+            let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("tls.client_cert: {e}"))?;
+            if chain.is_empty() {
+                return Err("tls.client_cert: no PEM certificate in it".into());
+            }
+            // The key's own error could quote it: say only what is wrong.
+            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(|_| {
+                "tls.client_key: no PEM private key (PKCS#8, PKCS#1 or SEC1) in it".to_string()
+            })?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| {
+                format!("tls: the client certificate and key do not work together: {e}")
+            })?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => return Err("tls: client_cert and client_key go together".into()),
+    };
+    Ok(Arc::new(config))
+}
+
+fn builder(
+    roots: rustls::RootCertStore,
+) -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots))
+}
+
+fn roots(extra_ca: Option<&Path>) -> Result<rustls::RootCertStore, String> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
 
@@ -93,13 +186,7 @@ pub fn tls_config(extra_ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, 
             ));
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+    Ok(roots)
 }
 
 impl HttpClient {

@@ -13,6 +13,7 @@ use http::header::{HeaderName, HeaderValue};
 use tokio::sync::{Notify, Semaphore};
 
 use super::client::HttpClient;
+use super::oauth2::TokenSource;
 use super::{Activity, Deliverer};
 use crate::catalog::EndpointEntry;
 use crate::model::{Endpoint, Millis, Next, now_ms};
@@ -30,6 +31,8 @@ pub struct LaneConfig {
     pub endpoint: Arc<Endpoint>,
     pub client: HttpClient,
     pub auth: Vec<(HeaderName, HeaderValue)>,
+    /// OAuth2 client credentials: the token, fetched and cached.
+    pub oauth: Option<Arc<TokenSource>>,
     pub policy: OutputPolicy,
     pub limiter: Option<DefaultDirectRateLimiter>,
     pub slots: Arc<Semaphore>,
@@ -38,24 +41,34 @@ pub struct LaneConfig {
 }
 
 impl LaneConfig {
-    pub fn new(
-        entry: &EndpointEntry,
-        tls: &Arc<rustls::ClientConfig>,
-        max_body: usize,
-    ) -> LaneConfig {
+    pub fn new(entry: &EndpointEntry, tls: &super::client::Tls, max_body: usize) -> LaneConfig {
         let endpoint = entry.endpoint.clone();
         let limiter = endpoint.rate_limit_per_sec.and_then(|rate| {
             // One request every 1/rate seconds, no bursts: the limit holds
             // over any window, not just on average.
             Quota::with_period(Duration::from_secs_f64(1.0 / rate)).map(RateLimiter::direct)
         });
+        // Checked when the endpoint was; should it fail now (a CA file
+        // changed underneath), the endpoint pauses with the reason.
+        let (tls, tls_problem) = match tls.for_endpoint(endpoint.tls.as_ref()) {
+            Ok(config) => (config, None),
+            Err(e) => (tls.base(), Some(e)),
+        };
+        let client = HttpClient::new(tls, endpoint.allow_private_destinations);
+        let oauth = endpoint.auth.as_ref().and_then(|a| match a {
+            crate::model::Auth::OAuth2(o) => {
+                Some(Arc::new(TokenSource::new(o.clone(), client.clone())))
+            }
+            _ => None,
+        });
         LaneConfig {
-            client: HttpClient::new(tls.clone(), endpoint.allow_private_destinations),
-            auth: endpoint.auth.iter().map(|a| a.header()).collect(),
+            oauth,
+            client,
+            auth: endpoint.auth.iter().filter_map(|a| a.header()).collect(),
             policy: OutputPolicy::for_base(endpoint.base_url(), max_body),
             limiter,
             slots: Arc::new(Semaphore::new(endpoint.concurrency as usize)),
-            paused: entry.paused(),
+            paused: entry.paused().or(tls_problem),
             endpoint,
         }
     }

@@ -12,6 +12,7 @@
 mod attempt;
 pub mod client;
 mod lane;
+mod oauth2;
 pub mod retry;
 
 use std::collections::HashMap;
@@ -42,7 +43,7 @@ pub struct Deliverer {
     registry: Arc<PluginRegistry>,
     catalog: Arc<Catalog>,
     metrics: Arc<Metrics>,
-    tls: Arc<rustls::ClientConfig>,
+    tls: client::Tls,
     max_request_body: usize,
     lanes: Mutex<HashMap<String, Arc<Lane>>>,
     stop: watch::Sender<bool>,
@@ -70,7 +71,7 @@ impl Deliverer {
         catalog: Arc<Catalog>,
         metrics: Arc<Metrics>,
     ) -> Result<Arc<Deliverer>, String> {
-        let tls = client::tls_config(config.delivery.ca_file.as_deref())?;
+        let tls = client::Tls::new(config.delivery.ca_file.as_deref())?;
         Ok(Arc::new(Deliverer {
             store,
             registry,

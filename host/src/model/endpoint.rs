@@ -71,6 +71,8 @@ pub struct Endpoint {
     /// Standard Webhooks signing secrets: the current one first, then those
     /// still signing during a rotation. Empty: requests are not signed.
     pub signing_secrets: Vec<crate::signature::Secret>,
+    /// Mutual TLS, when the destination asks for a client certificate.
+    pub tls: Option<ClientTls>,
     /// The endpoint's JavaScript handler, when it runs on the `js` plugin.
     pub transformation: Option<Arc<Transformation>>,
     /// Why the endpoint is off by configuration (unset secret, `enabled =
@@ -116,6 +118,7 @@ impl std::fmt::Debug for Endpoint {
                 &self.transformation.as_ref().map(|t| t.name.as_str()),
             )
             .field("signing_secrets", &self.signing_secrets.len())
+            .field("tls", &self.tls)
             .field("disabled", &self.disabled)
             .field("from_env", &from_env)
             .finish()
@@ -187,6 +190,37 @@ pub enum Auth {
         name: http::HeaderName,
         value: String,
     },
+    /// Client credentials: the header is a token fetched (and refreshed) by
+    /// the host, not a fixed value.
+    OAuth2(OAuth2),
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct OAuth2 {
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub scope: Option<String>,
+    pub audience: Option<String>,
+}
+
+/// A client certificate chain and its key (PEM), and a CA for the
+/// destination's certificate: the endpoint's mutual TLS.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ClientTls {
+    pub cert_pem: Option<String>,
+    pub key_pem: Option<String>,
+    pub ca_pem: Option<String>,
+}
+
+impl std::fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientTls")
+            .field("cert", &self.cert_pem.is_some())
+            .field("key", &self.key_pem.as_ref().map(|_| "<redacted>"))
+            .field("ca", &self.ca_pem.is_some())
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for Auth {
@@ -195,13 +229,15 @@ impl std::fmt::Debug for Auth {
             Auth::Bearer(_) => "Auth::Bearer(<redacted>)",
             Auth::Basic { .. } => "Auth::Basic(<redacted>)",
             Auth::Header { .. } => "Auth::Header(<redacted>)",
+            Auth::OAuth2(_) => "Auth::OAuth2(<redacted>)",
         })
     }
 }
 
 impl Auth {
-    /// The header the host adds to every request of the endpoint.
-    pub fn header(&self) -> (http::HeaderName, http::HeaderValue) {
+    /// The fixed header the host adds to every request of the endpoint;
+    /// `None` for OAuth2, whose token the delivery fetches.
+    pub fn header(&self) -> Option<(http::HeaderName, http::HeaderValue)> {
         use base64::Engine as _;
         let (name, value) = match self {
             Auth::Bearer(token) => (http::header::AUTHORIZATION, format!("Bearer {token}")),
@@ -214,12 +250,13 @@ impl Auth {
                 ),
             ),
             Auth::Header { name, value } => (name.clone(), value.clone()),
+            Auth::OAuth2(_) => return None,
         };
         // Values were checked when the config was loaded.
         let mut value = http::HeaderValue::from_str(&value)
             .unwrap_or_else(|_| http::HeaderValue::from_static(""));
         value.set_sensitive(true);
-        (name, value)
+        Some((name, value))
     }
 }
 

@@ -118,6 +118,17 @@ pub struct Fields {
     /// A custom auth header, NAME=VAR (the value from the environment).
     #[arg(long, value_name = "NAME=VAR")]
     header: Option<String>,
+    /// OAuth2 client credentials: the token endpoint (with
+    /// --oauth2-client-id and --oauth2-secret-env).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["bearer_env", "basic_env", "header"], requires_all = ["oauth2_client_id", "oauth2_secret_env"])]
+    oauth2_token_url: Option<String>,
+    #[arg(long, value_name = "ID", requires = "oauth2_token_url")]
+    oauth2_client_id: Option<String>,
+    /// The variable holding the OAuth2 client secret (`-`: stdin).
+    #[arg(long, value_name = "VAR", requires = "oauth2_token_url")]
+    oauth2_secret_env: Option<String>,
+    #[arg(long, value_name = "SCOPE", requires = "oauth2_token_url")]
+    oauth2_scope: Option<String>,
     /// A plugin setting, KEY=VALUE (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     settings: Vec<String>,
@@ -179,6 +190,19 @@ impl Fields {
                 secret_from(pass, "--basic-env")?
             };
             return Ok(Some(AuthSpec::Basic { username, password }));
+        }
+        if let (Some(token_url), Some(client_id), Some(var)) = (
+            &self.oauth2_token_url,
+            &self.oauth2_client_id,
+            &self.oauth2_secret_env,
+        ) {
+            return Ok(Some(AuthSpec::Oauth2 {
+                token_url: token_url.clone(),
+                client_id: client_id.clone(),
+                client_secret: secret_from(var, "--oauth2-secret-env")?,
+                scope: self.oauth2_scope.clone(),
+                audience: None,
+            }));
         }
         if let Some(pair) = &self.header {
             let (name, var) = pair
