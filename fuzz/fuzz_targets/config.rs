@@ -63,6 +63,7 @@ fuzz_target!(|data: &[u8]| {
         plugins: &plugins,
         allow_private_destinations: false,
         max_memory_bytes: 512 << 20,
+        check_tls: None,
     };
     for (id, spec) in &file.sources {
         let mut report = catalog::validate::Report::default();

@@ -384,6 +384,7 @@ impl Catalog {
             plugins,
             allow_private_destinations: rules.allow_private_destinations,
             max_memory_bytes: rules.max_memory_bytes,
+            check_tls: Some(crate::delivery::client::check_client_tls),
         }
     }
 

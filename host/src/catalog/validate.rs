@@ -31,6 +31,9 @@ pub struct Context<'a> {
     pub allow_private_destinations: bool,
     /// `[runtime] max_memory_mb`, the ceiling for an endpoint's.
     pub max_memory_bytes: usize,
+    /// Builds an endpoint's TLS client config (delivery's), so a bad
+    /// certificate or key is a validation problem; `None`: not checked.
+    pub check_tls: Option<fn(&ClientTls) -> Result<(), String>>,
 }
 
 /// Everything wrong with one spec, and what deserves attention.
@@ -338,7 +341,10 @@ pub fn endpoint(spec: &EndpointSpec, cx: &Context<'_>, report: &mut Report) -> O
         let read_all = t.client_cert.is_some() == client.cert_pem.is_some()
             && t.client_key.is_some() == client.key_pem.is_some()
             && t.ca.is_some() == client.ca_pem.is_some();
-        if read_all && let Err(e) = crate::delivery::client::client_tls_config(None, &client) {
+        if read_all
+            && let Some(check) = cx.check_tls
+            && let Err(e) = check(&client)
+        {
             report.problem("tls", e);
         }
         Some(client)
@@ -558,12 +564,8 @@ fn unset_reason(cx: &Context<'_>, vars: &[String]) -> String {
 /// loopback or link-local IP literal, or `localhost`.
 fn private_host(url: &url::Url) -> Option<String> {
     match url.host()? {
-        url::Host::Ipv4(ip) => {
-            crate::delivery::client::is_private(ip.into()).then(|| ip.to_string())
-        }
-        url::Host::Ipv6(ip) => {
-            crate::delivery::client::is_private(ip.into()).then(|| ip.to_string())
-        }
+        url::Host::Ipv4(ip) => crate::model::is_private(ip.into()).then(|| ip.to_string()),
+        url::Host::Ipv6(ip) => crate::model::is_private(ip.into()).then(|| ip.to_string()),
         url::Host::Domain(d) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
             (d == "localhost" || d.ends_with(".localhost")).then_some(d)

@@ -273,6 +273,7 @@ impl Checker<'_> {
             plugins: &plugins,
             allow_private_destinations: server.allow_private_destinations,
             max_memory_bytes: runtime.max_memory_bytes,
+            check_tls: Some(crate::delivery::client::check_client_tls),
         };
         let mut sources = BTreeMap::new();
         for (name, spec) in &raw.sources {

@@ -152,6 +152,11 @@ pub fn client_tls_config(
     Ok(Arc::new(config))
 }
 
+/// [`client_tls_config`] as validation runs it (`validate::Context`).
+pub fn check_client_tls(client: &ClientTls) -> Result<(), String> {
+    client_tls_config(None, client).map(|_| ())
+}
+
 fn builder(
     roots: rustls::RootCertStore,
 ) -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>, String> {
@@ -368,33 +373,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-/// Is `ip` somewhere a webhook must not be sent by default?
-pub fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_multicast()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_private(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link-local
-        }
-    }
-}
+pub use crate::model::is_private;
 
 #[derive(Debug)]
 struct BlockedAddress(String);

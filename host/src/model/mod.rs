@@ -6,11 +6,13 @@
 mod endpoint;
 mod event;
 mod ids;
+mod net;
 mod plugin;
 mod request;
 
 pub use endpoint::*;
 pub use event::*;
 pub use ids::*;
+pub use net::is_private;
 pub use plugin::*;
 pub use request::*;
