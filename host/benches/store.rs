@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hookwasm::model::OutboundRequest;
-use hookwasm::store::{Attempt, Event, EventId, Next, RetentionPolicy, SledStore, Store};
+use hookwasm::store::{Attempt, Event, EventId, Next, RetentionPolicy, SledStore};
 
 fn du(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)

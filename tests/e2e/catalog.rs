@@ -459,14 +459,14 @@ async fn the_admin_api_is_closed_to_web_pages() {
     let (status, _) = raw_request("GET", &url, &[], Vec::new()).await.unwrap();
     assert_eq!(status, 401);
     let wrong = ("authorization".to_string(), "Bearer nope".to_string());
-    let (status, _) = raw_request("GET", &url, &[wrong.clone()], Vec::new())
+    let (status, _) = raw_request("GET", &url, std::slice::from_ref(&wrong), Vec::new())
         .await
         .unwrap();
     assert_eq!(status, 401);
     // Failed attempts are rate-limited.
     let mut limited = false;
     for _ in 0..30 {
-        let (status, _) = raw_request("GET", &url, &[wrong.clone()], Vec::new())
+        let (status, _) = raw_request("GET", &url, std::slice::from_ref(&wrong), Vec::new())
             .await
             .unwrap();
         limited |= status == 429;
@@ -529,7 +529,7 @@ async fn a_server_with_no_configured_token_generates_one_and_requires_it() {
     let url = server.admin_url("/v1/endpoints");
     let (status, _) = get(&url, None).await.unwrap();
     assert_eq!(status, 401, "no token, even on loopback");
-    let ok = eventually(
+    eventually(
         "the admin API with the generated token",
         Duration::from_secs(30),
         async || {
@@ -538,7 +538,6 @@ async fn a_server_with_no_configured_token_generates_one_and_requires_it() {
         },
     )
     .await;
-    let _ = ok;
     assert!(
         server.logs().contains("admin.token"),
         "the log says where the token is"

@@ -20,7 +20,7 @@ use crate::signature::{Secret, SourceKind, Verifier};
 pub struct Context<'a> {
     /// `${VAR}` lookup for the config file; `None` for the API, whose values
     /// are taken as written.
-    pub env: Option<&'a dyn Fn(&str) -> Option<String>>,
+    pub env: Option<&'a EnvLookup<'a>>,
     /// Where relative `script` paths start (the config file's directory).
     pub base_dir: &'a Path,
     /// The ids of the sources endpoints may name.
@@ -33,8 +33,13 @@ pub struct Context<'a> {
     pub max_memory_bytes: usize,
     /// Builds an endpoint's TLS client config (delivery's), so a bad
     /// certificate or key is a validation problem; `None`: not checked.
-    pub check_tls: Option<fn(&ClientTls) -> Result<(), String>>,
+    pub check_tls: Option<TlsCheck>,
 }
+
+/// `${VAR}` lookup: the value of a variable, if set.
+pub type EnvLookup<'a> = dyn Fn(&str) -> Option<String> + 'a;
+/// Builds an endpoint's TLS client config, or says why it cannot.
+pub type TlsCheck = fn(&ClientTls) -> Result<(), String>;
 
 /// Everything wrong with one spec, and what deserves attention.
 #[derive(Debug, Default)]
@@ -159,7 +164,7 @@ pub fn endpoint(spec: &EndpointSpec, cx: &Context<'_>, report: &mut Report) -> O
             format!("{id:?}: use letters, digits, '-' and '_' (1–64)"),
         );
     }
-    if !cx.sources.iter().any(|s| *s == spec.source) {
+    if !cx.sources.contains(&spec.source) {
         let known: Vec<&str> = cx.sources.iter().map(String::as_str).collect();
         report.problem(
             "source",
@@ -315,7 +320,7 @@ pub fn endpoint(spec: &EndpointSpec, cx: &Context<'_>, report: &mut Report) -> O
             report.problem("auth", "the credential is empty or has control characters");
         }
     }
-    let tls = spec.tls.as_ref().and_then(|t| {
+    let tls = spec.tls.as_ref().map(|t| {
         let mut pem =
             |report: &mut Report, field: &str, value: &Option<String>| -> Option<String> {
                 let text = soft(report, field, value.as_deref()?)?;
@@ -347,7 +352,7 @@ pub fn endpoint(spec: &EndpointSpec, cx: &Context<'_>, report: &mut Report) -> O
         {
             report.problem("tls", e);
         }
-        Some(client)
+        client
     });
     let mut signing_secrets = Vec::new();
     let signing = spec

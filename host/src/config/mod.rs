@@ -492,7 +492,7 @@ impl AdminAccess {
             .as_ref()
             .and_then(|a| a.listen.clone())
             .unwrap_or_else(|| DEFAULT_ADMIN_LISTEN.to_string());
-        let listen = expand_with(&listen_text, &env)
+        let listen = expand_with(&listen_text, env)
             .ok()
             .and_then(|t| t.parse::<SocketAddr>().ok())
             .ok_or_else(|| {
@@ -505,12 +505,12 @@ impl AdminAccess {
             .admin
             .as_ref()
             .and_then(|a| a.token.as_deref())
-            .and_then(|t| expand_with(t, &env).ok());
+            .and_then(|t| expand_with(t, env).ok());
         let data_dir = raw
             .server
             .data_dir
             .as_deref()
-            .and_then(|d| expand_with(d, &env).ok())
+            .and_then(|d| expand_with(d, env).ok())
             .map(PathBuf::from)
             .map(|d| if d.is_absolute() { d } else { base.join(d) })
             .unwrap_or_else(|| base.join("data"));
