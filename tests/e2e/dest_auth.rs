@@ -298,12 +298,7 @@ tls = {{ ca = "ca.pem" }}
 async fn a_key_that_does_not_fit_or_a_plain_http_token_url_is_a_config_error() {
     let pki = pki();
     let other = rcgen::KeyPair::generate().unwrap().serialize_pem();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("client.pem"), &pki.client_cert).unwrap();
-    std::fs::write(dir.path().join("other.key"), &other).unwrap();
-    let file = dir.path().join("hookwasm.toml");
-    std::fs::write(
-        &file,
+    let (code, _, stderr) = super::support::config_check(
         r#"
 [sources.dodo]
 secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
@@ -324,15 +319,8 @@ events = ["*"]
 url = "https://inn.gs/e/key"
 auth = { oauth2 = { token_url = "http://auth.example.com/token", client_id = "a", client_secret = "b" } }
 "#,
-    )
-    .unwrap();
-    let (code, _, stderr) = super::support::hookwasm(&[
-        "config",
-        "check",
-        "--no-scripts",
-        "-c",
-        &file.display().to_string(),
-    ]);
+        &[("client.pem", &pki.client_cert), ("other.key", &other)],
+    );
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("endpoints[0].tls"), "{stderr}");
     assert!(

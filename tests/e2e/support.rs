@@ -706,3 +706,21 @@ pub const FIXTURES: &[&str] = &[
     "dispute.opened",
     "refund.succeeded",
 ];
+
+/// `hookwasm config check --no-scripts` of `text` written to a temporary
+/// file (with `files` beside it): (exit code, stdout, stderr).
+pub fn config_check(text: &str, files: &[(&str, &str)]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in files {
+        std::fs::write(dir.path().join(name), content).unwrap();
+    }
+    let file = dir.path().join("hookwasm.toml");
+    std::fs::write(&file, text).unwrap();
+    hookwasm(&[
+        "config",
+        "check",
+        "--no-scripts",
+        "-c",
+        &file.display().to_string(),
+    ])
+}

@@ -141,6 +141,7 @@ async fn private_destinations(config: &Config) -> Vec<String> {
 async fn check_scripts(config: &Config) -> anyhow::Result<Vec<String>> {
     use hookwasm::model::Transformation;
     let mut scripts: Vec<(String, String, Transformation)> = Vec::new();
+    let mut warnings = Vec::new();
     for endpoint in &config.endpoints {
         if let Some(t) = &endpoint.transformation {
             scripts.push((
@@ -172,12 +173,12 @@ async fn check_scripts(config: &Config) -> anyhow::Result<Vec<String>> {
                         Some(path.clone()),
                     ),
                 )),
-                Err(e) => return Ok(vec![format!("{name}: cannot read: {e}")]),
+                Err(e) => warnings.push(format!("{name}: cannot read: {e}")),
             }
         }
     }
     if scripts.is_empty() {
-        return Ok(Vec::new());
+        return Ok(warnings);
     }
     let runtime = hookwasm::runtime::Runtime::new(hookwasm::runtime::RuntimeConfig {
         cache_dir: Some(config.server.cache_dir.clone()),
@@ -189,7 +190,6 @@ async fn check_scripts(config: &Config) -> anyhow::Result<Vec<String>> {
         runtime,
         config.server.plugins_dir.clone(),
     );
-    let mut warnings = Vec::new();
     for (what, plugin, t) in &scripts {
         if let Err(e) = registry.check_transformation(plugin, t).await {
             warnings.push(format!("{what}: the JavaScript handler does not run: {e}"));
