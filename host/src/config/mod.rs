@@ -27,6 +27,7 @@ pub struct Config {
     pub retention: Retention,
     pub runtime: RuntimeSettings,
     pub delivery: DeliverySettings,
+    pub store: StoreSettings,
     pub sources: BTreeMap<String, Source>,
     pub endpoints: Vec<Endpoint>,
     /// The sources and endpoints as written, which the catalog is seeded
@@ -98,6 +99,28 @@ pub struct RuntimeSettings {
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
     pub ca_file: Option<PathBuf>,
+}
+
+/// Where events, deliveries and the catalog's records are kept.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreSettings {
+    /// The embedded database in `[server] data_dir`.
+    Sled,
+    /// A PostgreSQL database that several nodes can share.
+    Postgres { url: String, pool_size: usize },
+}
+
+impl std::fmt::Debug for StoreSettings {
+    // The URL may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreSettings::Sled => f.write_str("Sled"),
+            StoreSettings::Postgres { pool_size, .. } => f
+                .debug_struct("Postgres")
+                .field("pool_size", pool_size)
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 /// Everything wrong with a config file, one problem per line.
@@ -329,6 +352,7 @@ impl Checker<'_> {
                 "the file defines no sources and no endpoints: nothing will be received or delivered (`hookwasm config init` writes a starter file)".to_string(),
             );
         }
+        let store = self.store(raw.store);
         let seed = Seed {
             sources: raw.sources,
             endpoints: raw.endpoints,
@@ -341,6 +365,7 @@ impl Checker<'_> {
             retention,
             runtime,
             delivery,
+            store,
             sources,
             endpoints,
             seed,
@@ -409,6 +434,47 @@ impl Checker<'_> {
                     None
                 }
             },
+        }
+    }
+
+    fn store(&mut self, raw: raw::Store) -> StoreSettings {
+        let pool_size = raw.pool_size.unwrap_or(16);
+        if !(1..=1000).contains(&pool_size) {
+            self.problem("store.pool_size", "must be between 1 and 1000");
+        }
+        match raw.backend.as_deref().unwrap_or("sled") {
+            "sled" => {
+                if raw.url.is_some() {
+                    self.problem(
+                        "store.url",
+                        "is only for backend = \"postgres\" (sled keeps its data in [server] data_dir)",
+                    );
+                }
+                StoreSettings::Sled
+            }
+            "postgres" => {
+                let Some(text) = raw.url.as_deref() else {
+                    self.problem(
+                        "store.url",
+                        "is required with backend = \"postgres\", e.g. url = \"${DATABASE_URL}\"",
+                    );
+                    return StoreSettings::Sled;
+                };
+                let url = self.required("store.url", text).unwrap_or_default();
+                if !url.is_empty()
+                    && let Err(e) = crate::store::postgres_url(&url)
+                {
+                    self.problem("store.url", e);
+                }
+                StoreSettings::Postgres { url, pool_size }
+            }
+            other => {
+                self.problem(
+                    "store.backend",
+                    format!("{other:?} is not a store backend (sled, postgres)"),
+                );
+                StoreSettings::Sled
+            }
         }
     }
 

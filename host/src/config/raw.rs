@@ -21,6 +21,8 @@ pub struct File {
     #[serde(default)]
     pub delivery: Delivery,
     #[serde(default)]
+    pub store: Store,
+    #[serde(default)]
     pub sources: BTreeMap<String, SourceSpec>,
     #[serde(default)]
     pub endpoints: Vec<EndpointSpec>,
@@ -72,4 +74,12 @@ pub struct Runtime {
 #[serde(deny_unknown_fields)]
 pub struct Delivery {
     pub ca_file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    pub backend: Option<String>,
+    pub url: Option<String>,
+    pub pool_size: Option<usize>,
 }

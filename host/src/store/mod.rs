@@ -1,12 +1,13 @@
 //! Durable storage of events, deliveries, attempts and the delivery queue,
-//! behind a small interface (`Store`) so that a shared PostgreSQL backend can
-//! later let several hookwasm nodes work one queue. `SledStore` is the
-//! embedded implementation: one data directory, no server.
+//! behind a small interface (`Store`) with two backends: `SledStore`, the
+//! embedded default (one data directory, no server), and `PgStore`, a
+//! PostgreSQL database that several hookwasm nodes share as one queue.
 
 mod commit;
 #[cfg(test)]
 pub(crate) mod conformance;
 mod counters;
+pub mod pg_store;
 mod sled_store;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use crate::model::*;
+pub use pg_store::{PgStore, postgres_url};
 pub use sled_store::SledStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -160,6 +162,12 @@ pub trait EventLog: Send + Sync {
     /// Why the store can no longer make writes durable (a failed or hung
     /// flush), if so; it stays failed until reopened.
     fn failure(&self) -> Option<String>;
+
+    /// Why a shared backend cannot be reached right now, if so: unlike a
+    /// `failure`, it recovers by itself when the database is back.
+    fn unavailable(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Deliveries and their attempts, and the queue of pending ones.
@@ -244,4 +252,11 @@ pub trait Records: Send + Sync {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
     /// Newest first; `before`: the cursor of the previous page.
     async fn audit(&self, before: Option<&str>, limit: usize) -> Result<Page<AuditEntry>>;
+
+    /// For a backend shared by several nodes: bumped when another node
+    /// changed the records or an endpoint's state, so this node's catalog
+    /// reloads them. `None` when no one else writes.
+    fn remote_changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }

@@ -1,0 +1,1007 @@
+//! The shared `Store`: PostgreSQL, so that several hookwasm nodes work one
+//! queue. Ingests are group-committed (`ingest`); a claim takes due
+//! deliveries with `FOR UPDATE SKIP LOCKED` and leases them to this node
+//! (`claimed_by`, `claimed_until`), committed at once — no transaction stays
+//! open across an HTTP call — and the node renews its leases while the
+//! attempts run; a dead node's leases expire and another node takes the
+//! work. `LISTEN/NOTIFY` wakes idle lanes on every node, with a slow poll
+//! as backstop (`notify`). The schema is in `migrations/`.
+//!
+//! Two pools: `durable` (ingests, catalog records, operators' actions:
+//! `synchronous_commit` on, so `Ok` means on the primary's disk) and
+//! `lazy` (claims, leases, finished attempts, with `synchronous_commit`
+//! off: a crash of PostgreSQL may roll back the last fraction of a second
+//! of delivery bookkeeping, which redelivers — at least once, as sled's
+//! 500 ms flush does — but never loses an acknowledged event).
+
+mod ingest;
+mod notify;
+mod rows;
+pub mod schema;
+#[doc(hidden)]
+pub mod testdb;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio_postgres::NoTls;
+
+use super::*;
+use rows::ms;
+
+/// Where ingests and requeues tell every node's lanes that `endpoint` has
+/// work (the payload).
+const WORK_CHANNEL: &str = "hookwasm_work";
+/// Where a change to the catalog's records or an endpoint's state is
+/// announced (the payload: the node that made it).
+const CATALOG_CHANNEL: &str = "hookwasm_catalog";
+
+/// The schema hookwasm's tables live in.
+pub const SCHEMA: &str = "hookwasm";
+
+/// Parses a `postgres://` URL (or key=value string), for config checks:
+/// the error never repeats the URL, which may hold a password.
+pub fn postgres_url(url: &str) -> Result<tokio_postgres::Config, String> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err("must be a postgres:// URL, e.g. postgres://hookwasm@127.0.0.1/hookwasm".into());
+    }
+    url.parse::<tokio_postgres::Config>()
+        .map_err(|e| format!("is not a valid PostgreSQL URL: {e}"))
+}
+
+pub struct PgStore {
+    durable: Pool,
+    lazy: Pool,
+    ingests: mpsc::UnboundedSender<ingest::IngestJob>,
+    shared: Arc<Shared>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// What the store's tasks share with it.
+pub(crate) struct Shared {
+    /// This node's name in `claimed_by` and in catalog notifications.
+    node: String,
+    signals: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Deliveries this node holds leases on, and for how long a lease runs.
+    held: Mutex<HashSet<DeliveryId>>,
+    lease_ms: AtomicU64,
+    /// Why PostgreSQL cannot be reached, while it cannot.
+    down: Mutex<Option<String>>,
+    /// Bumped when another node changed the catalog's records.
+    catalog: watch::Sender<u64>,
+}
+
+impl Shared {
+    fn signal(&self, endpoint: &str) {
+        if let Some(s) = self.signals.lock().unwrap_or_else(|p| p.into_inner()).get(endpoint) {
+            s.notify_one();
+        }
+    }
+
+    fn signal_all(&self) {
+        for s in self.signals.lock().unwrap_or_else(|p| p.into_inner()).values() {
+            s.notify_one();
+        }
+    }
+
+    /// Records whether PostgreSQL answered: an error that is not the
+    /// database refusing a statement means it is unreachable.
+    fn note(&self, error: Option<&StoreError>) {
+        let mut down = self.down.lock().unwrap_or_else(|p| p.into_inner());
+        match error {
+            Some(StoreError::Storage(why)) if why.starts_with(UNREACHABLE) => {
+                if down.is_none() {
+                    tracing::error!("{why}");
+                }
+                *down = Some(why.clone());
+            }
+            Some(_) => {}
+            None => {
+                if down.take().is_some() {
+                    tracing::info!("PostgreSQL answers again");
+                }
+            }
+        }
+    }
+}
+
+/// How the message of an error that is PostgreSQL's absence starts.
+const UNREACHABLE: &str = "PostgreSQL is unreachable";
+
+fn pg_error(e: tokio_postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(db) => StoreError::Storage(format!(
+            "PostgreSQL: {} ({})",
+            db.message(),
+            db.code().code()
+        )),
+        None => {
+            let cause = std::error::Error::source(&e)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
+            StoreError::Storage(format!("{UNREACHABLE}: {e}{cause}"))
+        }
+    }
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => pg_error(e),
+        other => StoreError::Storage(format!("{UNREACHABLE}: {other}")),
+    }
+}
+
+fn is_foreign_key_violation(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION)
+}
+
+fn pool(config: &tokio_postgres::Config, size: usize) -> Result<Pool> {
+    let manager = Manager::from_config(
+        config.clone(),
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(10)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .recycle_timeout(Some(Duration::from_secs(5)))
+        .build()
+        .map_err(|e| StoreError::Storage(format!("PostgreSQL pool: {e}")))
+}
+
+/// `config` with `-c name=value` settings added to its startup options.
+fn with_settings(config: &tokio_postgres::Config, settings: &[(&str, &str)]) -> tokio_postgres::Config {
+    let mut options = config.get_options().unwrap_or_default().to_string();
+    for (name, value) in settings {
+        options.push_str(&format!(" -c {name}={value}"));
+    }
+    let mut config = config.clone();
+    config.options(options.trim());
+    config
+}
+
+impl PgStore {
+    /// Connects, applies missing migrations, and starts the store's tasks.
+    pub async fn open(url: &str, pool_size: usize) -> Result<PgStore> {
+        PgStore::open_in(url, pool_size, SCHEMA).await
+    }
+
+    /// As `open`, with the tables in `schema` (tests: one schema per case).
+    pub async fn open_in(url: &str, pool_size: usize, schema: &str) -> Result<PgStore> {
+        let mut config = postgres_url(url).map_err(|e| StoreError::Storage(format!("store.url {e}")))?;
+        if config.get_application_name().is_none() {
+            config.application_name("hookwasm");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        migrate_with(&config, schema).await?;
+        let search_path = schema::quote_ident(schema);
+        let durable = with_settings(&config, &[("search_path", &search_path)]);
+        let lazy = with_settings(
+            &config,
+            &[("search_path", &search_path), ("synchronous_commit", "off")],
+        );
+        let node = format!(
+            "{}-{}-{:04x}",
+            hostname(),
+            std::process::id(),
+            fastrand::u16(..)
+        );
+        let shared = Arc::new(Shared {
+            node,
+            signals: Default::default(),
+            held: Default::default(),
+            lease_ms: AtomicU64::new(90_000),
+            down: Default::default(),
+            catalog: watch::channel(0).0,
+        });
+        let durable_pool = pool(&durable, pool_size.max(2))?;
+        let lazy_pool = pool(&lazy, pool_size.max(2))?;
+        // Fail now, with the reason, rather than at the first webhook.
+        drop(durable_pool.get().await.map_err(pool_error)?);
+        let ingests = ingest::start(durable_pool.clone(), shared.clone());
+        let tasks = vec![
+            tokio::spawn(notify::listen(durable.clone(), shared.clone())),
+            tokio::spawn(notify::keep_leases(lazy_pool.clone(), shared.clone())),
+        ];
+        Ok(PgStore {
+            durable: durable_pool,
+            lazy: lazy_pool,
+            ingests,
+            shared,
+            tasks,
+        })
+    }
+
+    /// This node's name, as `claimed_by` shows it.
+    pub fn node(&self) -> &str {
+        &self.shared.node
+    }
+
+    fn track<T>(&self, result: Result<T>) -> Result<T> {
+        self.shared.note(result.as_ref().err());
+        result
+    }
+
+    async fn durable(&self) -> Result<deadpool_postgres::Object> {
+        let got = self.durable.get().await.map_err(pool_error);
+        self.track(got)
+    }
+
+    async fn lazy(&self) -> Result<deadpool_postgres::Object> {
+        let got = self.lazy.get().await.map_err(pool_error);
+        self.track(got)
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Applies the migrations `url`'s database lacks (`hookwasm store migrate`).
+pub async fn migrate(url: &str) -> Result<Vec<i32>> {
+    let config = postgres_url(url).map_err(|e| StoreError::Storage(format!("store.url {e}")))?;
+    migrate_with(&config, SCHEMA).await
+}
+
+async fn migrate_with(config: &tokio_postgres::Config, schema: &str) -> Result<Vec<i32>> {
+    let (mut client, connection) = config.connect(NoTls).await.map_err(pg_error)?;
+    let driver = tokio::spawn(connection);
+    let applied = schema::migrate(&mut client, schema).await;
+    drop(client);
+    let _ = driver.await;
+    let applied = applied?;
+    if !applied.is_empty() {
+        tracing::info!("PostgreSQL: applied schema migration(s) {applied:?} in schema {schema:?}");
+    }
+    Ok(applied)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".into())
+}
+
+fn delivery_cols(alias: &str) -> String {
+    rows::DELIVERY
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn status_str(next: &Next) -> (&'static str, Option<Millis>, Option<&str>) {
+    match next {
+        Next::Delivered => ("delivered", None, None),
+        Next::Retry { at, reason } => ("pending", Some(*at), Some(reason)),
+        Next::Dead { reason } => ("dead", None, Some(reason)),
+        Next::Skipped { reason } => ("skipped", None, Some(reason)),
+        Next::Cancelled { reason } => ("cancelled", None, Some(reason)),
+    }
+}
+
+#[async_trait::async_trait]
+impl EventLog for PgStore {
+    async fn ingest(
+        &self,
+        event: Event,
+        payload: &[u8],
+        endpoints: &[String],
+        dedupe_window: Duration,
+    ) -> Result<Ingested> {
+        let (reply, answer) = oneshot::channel();
+        let job = ingest::IngestJob {
+            event,
+            payload: payload.to_vec(),
+            endpoints: endpoints.to_vec(),
+            window_ms: dedupe_window.as_millis() as u64,
+            reply,
+        };
+        self.ingests
+            .send(job)
+            .map_err(|_| StoreError::Storage("the ingest batcher has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Storage("the ingest batcher has stopped".into()))?
+    }
+
+    async fn flush(&self) -> Result<()> {
+        // Every write through `durable` is committed synchronously; the
+        // lazy ones are flushed by a synchronous commit of anything.
+        let client = self.durable().await?;
+        let done = client.batch_execute("SELECT txid_current()").await.map_err(pg_error);
+        self.track(done)
+    }
+
+    async fn event(&self, id: EventId) -> Result<Option<Event>> {
+        let client = self.lazy().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {} FROM events WHERE id = $1", rows::EVENT),
+                &[&&id.bytes()[..]],
+            )
+            .await
+            .map_err(pg_error);
+        self.track(row)?.map(|r| rows::event(&r, 0)).transpose()
+    }
+
+    async fn event_by_webhook_id(&self, source: &str, webhook_id: &str) -> Result<Option<EventId>> {
+        let client = self.lazy().await?;
+        let row = client
+            .query_opt(
+                "SELECT event_id FROM webhooks WHERE source = $1 AND webhook_id = $2",
+                &[&source, &webhook_id],
+            )
+            .await
+            .map_err(pg_error);
+        match self.track(row)? {
+            Some(r) => Ok(Some(rows::event_id(r.try_get(0).map_err(pg_error)?)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn payload(&self, id: EventId) -> Result<Option<Vec<u8>>> {
+        let client = self.lazy().await?;
+        let row = client
+            .query_opt("SELECT payload FROM events WHERE id = $1", &[&&id.bytes()[..]])
+            .await
+            .map_err(pg_error);
+        match self.track(row)? {
+            Some(r) => Ok(Some(r.try_get(0).map_err(pg_error)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn events(&self, query: &EventQuery) -> Result<Page<Event>> {
+        let lo = EventId::bound(query.since.unwrap_or(0), false).bytes();
+        let mut hi = EventId::bound(query.until.unwrap_or(u64::MAX >> 16), true).bytes();
+        if let Some(cursor) = query.cursor {
+            hi = hi.min(cursor.bytes());
+        }
+        let limit = query.limit.max(1);
+        let mut sql = format!("SELECT {} FROM events WHERE id >= $1 AND id < $2", rows::EVENT);
+        let mut params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> =
+            vec![Box::new(lo.to_vec()), Box::new(hi.to_vec())];
+        if let Some(source) = &query.source {
+            params.push(Box::new(source.clone()));
+            sql.push_str(&format!(" AND source = ${}", params.len()));
+        }
+        if let Some(t) = &query.event_type {
+            params.push(Box::new(t.clone()));
+            sql.push_str(&format!(" AND event_type = ${}", params.len()));
+        }
+        params.push(Box::new((limit + 1) as i64));
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", params.len()));
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            params.iter().map(|p| p.as_ref() as _).collect();
+        let client = self.lazy().await?;
+        let found = client.query(&sql, &refs).await.map_err(pg_error);
+        let found = self.track(found)?;
+        let mut items = found
+            .iter()
+            .map(|r| rows::event(r, 0))
+            .collect::<Result<Vec<_>>>()?;
+        let next_cursor = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            items.last().map(|e| e.id.to_string())
+        });
+        Ok(Page {
+            items,
+            next_cursor: next_cursor.flatten(),
+        })
+    }
+
+    async fn purge(
+        &self,
+        now: Millis,
+        policy: RetentionPolicy,
+        after: Option<EventId>,
+        budget: usize,
+    ) -> Result<(Purged, Option<EventId>)> {
+        let done = purge::Cutoffs::new(now, policy);
+        let mut client = self.durable().await?;
+        let purged = purge::run(&mut client, done, after, budget).await;
+        self.track(purged)
+    }
+
+    async fn size_on_disk(&self) -> Result<u64> {
+        let client = self.lazy().await?;
+        let row = client
+            .query_one("SELECT pg_database_size(current_database())", &[])
+            .await
+            .map_err(pg_error);
+        let size: i64 = self.track(row)?.try_get(0).map_err(pg_error)?;
+        Ok(size.max(0) as u64)
+    }
+
+    fn failure(&self) -> Option<String> {
+        // PostgreSQL recovers by itself (see `unavailable`): nothing here
+        // needs a restart of the node.
+        None
+    }
+
+    fn unavailable(&self) -> Option<String> {
+        self.shared.down.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+mod purge;
+
+#[async_trait::async_trait]
+impl Queue for PgStore {
+    async fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>> {
+        let client = self.lazy().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {} FROM deliveries WHERE id = $1", rows::DELIVERY),
+                &[&&id.bytes()[..]],
+            )
+            .await
+            .map_err(pg_error);
+        self.track(row)?.map(|r| rows::delivery(&r, 0)).transpose()
+    }
+
+    async fn deliveries_of(&self, event: EventId) -> Result<Vec<Delivery>> {
+        let client = self.lazy().await?;
+        let found = client
+            .query(
+                &format!(
+                    "SELECT {} FROM deliveries WHERE event_id = $1 ORDER BY endpoint",
+                    rows::DELIVERY
+                ),
+                &[&&event.bytes()[..]],
+            )
+            .await
+            .map_err(pg_error);
+        self.track(found)?.iter().map(|r| rows::delivery(r, 0)).collect()
+    }
+
+    async fn deliveries(&self, query: &DeliveryQuery) -> Result<Page<Delivery>> {
+        let lo = DeliveryId::bound(query.since.unwrap_or(0), false).bytes();
+        let mut hi = DeliveryId::bound(query.until.unwrap_or(u64::MAX >> 16), true).bytes();
+        if let Some(cursor) = query.cursor {
+            hi = hi.min(cursor.bytes());
+        }
+        let limit = query.limit.max(1);
+        let mut sql = format!(
+            "SELECT {} FROM deliveries WHERE id >= $1 AND id < $2",
+            rows::DELIVERY
+        );
+        let mut params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> =
+            vec![Box::new(lo.to_vec()), Box::new(hi.to_vec())];
+        if let Some(endpoint) = &query.endpoint {
+            params.push(Box::new(endpoint.clone()));
+            sql.push_str(&format!(" AND endpoint = ${}", params.len()));
+        }
+        if let Some(status) = query.status {
+            params.push(Box::new(status.as_str()));
+            sql.push_str(&format!(" AND status = ${}", params.len()));
+        }
+        params.push(Box::new((limit + 1) as i64));
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", params.len()));
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            params.iter().map(|p| p.as_ref() as _).collect();
+        let client = self.lazy().await?;
+        let found = client.query(&sql, &refs).await.map_err(pg_error);
+        let mut items = self
+            .track(found)?
+            .iter()
+            .map(|r| rows::delivery(r, 0))
+            .collect::<Result<Vec<_>>>()?;
+        let next_cursor = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            items.last().map(|d| d.id.to_string())
+        });
+        Ok(Page {
+            items,
+            next_cursor: next_cursor.flatten(),
+        })
+    }
+
+    async fn request(&self, id: DeliveryId) -> Result<Option<OutboundRequest>> {
+        let client = self.lazy().await?;
+        let row = client
+            .query_opt(
+                "SELECT request::text FROM deliveries WHERE id = $1",
+                &[&&id.bytes()[..]],
+            )
+            .await
+            .map_err(pg_error);
+        match self.track(row)? {
+            Some(r) => rows::request(&r, 0),
+            None => Ok(None),
+        }
+    }
+
+    async fn attempts(&self, id: DeliveryId) -> Result<Vec<Attempt>> {
+        let client = self.lazy().await?;
+        let found = client
+            .query(
+                "SELECT attempt::text FROM attempts WHERE delivery_id = $1 ORDER BY n",
+                &[&&id.bytes()[..]],
+            )
+            .await
+            .map_err(pg_error);
+        self.track(found)?
+            .iter()
+            .map(|r| rows::from_json(r.try_get(0).map_err(pg_error)?, "attempt"))
+            .collect()
+    }
+
+    async fn counts(&self, endpoint: &str) -> Result<Counts> {
+        let client = self.lazy().await?;
+        let found = client
+            .query(
+                "SELECT status, count(*) FROM deliveries WHERE endpoint = $1 GROUP BY status",
+                &[&endpoint],
+            )
+            .await
+            .map_err(pg_error);
+        let mut counts = Counts::default();
+        for row in self.track(found)? {
+            let status: &str = row.try_get(0).map_err(pg_error)?;
+            let n: i64 = row.try_get(1).map_err(pg_error)?;
+            if let Ok(status) = status.parse::<DeliveryStatus>() {
+                counts.add(status, n);
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn due_count(&self, endpoint: &str, now: Millis) -> Result<u64> {
+        let client = self.lazy().await?;
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM deliveries
+                 WHERE endpoint = $1 AND status = 'pending' AND next_attempt_at <= $2",
+                &[&endpoint, &ms(now)],
+            )
+            .await
+            .map_err(pg_error);
+        let n: i64 = self.track(row)?.try_get(0).map_err(pg_error)?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn claim(
+        &self,
+        endpoint: &str,
+        now: Millis,
+        max: usize,
+        lease: Duration,
+    ) -> Result<Claim> {
+        let lease_ms = lease.as_millis() as u64;
+        self.shared.lease_ms.store(lease_ms, Ordering::Relaxed);
+        let client = self.lazy().await?;
+        let claimed = client
+            .query(
+                &format!(
+                    "WITH c AS (
+                        SELECT id FROM deliveries
+                        WHERE endpoint = $1 AND status = 'pending' AND next_attempt_at <= $2
+                          AND (claimed_until IS NULL OR claimed_until <= $2)
+                        ORDER BY next_attempt_at, id
+                        LIMIT $3
+                        FOR UPDATE SKIP LOCKED)
+                     UPDATE deliveries d SET claimed_by = $4, claimed_until = $5
+                     FROM c WHERE d.id = c.id
+                     RETURNING {}, d.request::text",
+                    delivery_cols("d")
+                ),
+                &[
+                    &endpoint,
+                    &ms(now),
+                    &(max as i64),
+                    &self.shared.node,
+                    &ms(now.saturating_add(lease_ms)),
+                ],
+            )
+            .await
+            .map_err(pg_error);
+        let claimed = self.track(claimed)?;
+        let mut work = Vec::with_capacity(claimed.len());
+        let mut need_events: Vec<[u8; 16]> = Vec::new();
+        for row in &claimed {
+            let delivery = rows::delivery(row, 0)?;
+            let request = rows::request(row, 12)?;
+            if request.is_none() {
+                need_events.push(delivery.event_id.bytes());
+            }
+            work.push((delivery, request));
+        }
+        {
+            let mut held = self.shared.held.lock().unwrap_or_else(|p| p.into_inner());
+            held.extend(work.iter().map(|(d, _)| d.id));
+        }
+        work.sort_by_key(|(d, _)| (d.next_attempt_at, d.id));
+        let mut events: HashMap<EventId, (Arc<Event>, Bytes)> = HashMap::new();
+        if !need_events.is_empty() {
+            let ids: Vec<&[u8]> = need_events.iter().map(|b| &b[..]).collect();
+            let found = client
+                .query(
+                    &format!("SELECT {}, payload FROM events WHERE id = ANY($1)", rows::EVENT),
+                    &[&ids],
+                )
+                .await
+                .map_err(pg_error);
+            for row in self.track(found)? {
+                let event = rows::event(&row, 0)?;
+                let payload: Vec<u8> = row.try_get(6).map_err(pg_error)?;
+                events.insert(event.id, (Arc::new(event), Bytes::from(payload)));
+            }
+        }
+        let mut claim = Claim::default();
+        for (delivery, request) in work {
+            let input = match request {
+                Some(r) => WorkInput::Request(r),
+                None => match events.get(&delivery.event_id) {
+                    Some((e, p)) => WorkInput::Event(e.clone(), p.clone()),
+                    None => WorkInput::EventGone,
+                },
+            };
+            claim.work.push(Work { delivery, input });
+        }
+        if claim.work.len() < max {
+            let row = client
+                .query_one(
+                    "SELECT min(next_attempt_at) FROM deliveries
+                     WHERE endpoint = $1 AND status = 'pending' AND next_attempt_at > $2",
+                    &[&endpoint, &ms(now)],
+                )
+                .await
+                .map_err(pg_error);
+            let next: Option<i64> = self.track(row)?.try_get(0).map_err(pg_error)?;
+            claim.next_at = next.map(|n| n.max(0) as u64);
+        }
+        Ok(claim)
+    }
+
+    async fn renew(&self, ids: &[DeliveryId], lease: Duration) -> Result<()> {
+        let client = self.lazy().await?;
+        let renewed = notify::renew(&client, &self.shared.node, ids, lease).await;
+        self.track(renewed)
+    }
+
+    async fn release(&self, id: DeliveryId) -> Result<()> {
+        self.shared
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        let client = self.lazy().await?;
+        let done = client
+            .execute(
+                "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL
+                 WHERE id = $1 AND claimed_by = $2",
+                &[&&id.bytes()[..], &self.shared.node],
+            )
+            .await
+            .map_err(pg_error);
+        self.track(done).map(|_| ())
+    }
+
+    fn work_signal(&self, endpoint: &str) -> Arc<Notify> {
+        self.shared
+            .signals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(endpoint.to_string())
+            .or_default()
+            .clone()
+    }
+
+    async fn finish(
+        &self,
+        id: DeliveryId,
+        request: Option<NewRequest<'_>>,
+        attempt: Option<Attempt>,
+        next: Next,
+        now: Millis,
+    ) -> Result<Delivery> {
+        let attempt_json = attempt.as_ref().map(rows::json).transpose()?;
+        let n = attempt.as_ref().map_or(0, |a| a.n as i32);
+        let last_status = attempt.as_ref().and_then(|a| a.status.map(i32::from));
+        let request_json = request.map(|r| rows::json(r.request)).transpose()?;
+        let made_for = request.map_or(0, |r| ms(r.made_for));
+        let transformed_by = request.map(|r| r.transformed_by);
+        let (status, next_at, reason) = status_str(&next);
+        let client = self.lazy().await?;
+        let row = client
+            .query_opt(
+                &format!(
+                    "WITH a AS (
+                        INSERT INTO attempts (delivery_id, n, attempt)
+                        SELECT $1, $2, $3::text::jsonb
+                        WHERE $3::text IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries WHERE id = $1)
+                        ON CONFLICT (delivery_id, n) DO UPDATE SET attempt = EXCLUDED.attempt)
+                     UPDATE deliveries SET
+                        updated_at = $4,
+                        request = CASE WHEN $5::text IS NOT NULL AND updated_at = $6
+                                       THEN $5::text::jsonb ELSE request END,
+                        transformed_by = CASE WHEN $5::text IS NOT NULL AND updated_at = $6
+                                              THEN $7 ELSE transformed_by END,
+                        attempts = CASE WHEN $3::text IS NOT NULL THEN greatest(attempts, $2)
+                                        ELSE attempts END,
+                        last_status = CASE WHEN $3::text IS NOT NULL THEN $8 ELSE last_status END,
+                        status = $9, next_attempt_at = $10, reason = $11,
+                        claimed_by = NULL, claimed_until = NULL
+                     WHERE id = $1
+                     RETURNING {}",
+                    rows::DELIVERY
+                ),
+                &[
+                    &&id.bytes()[..],
+                    &n,
+                    &attempt_json,
+                    &ms(now),
+                    &request_json,
+                    &made_for,
+                    &transformed_by,
+                    &last_status,
+                    &status,
+                    &next_at.map(ms),
+                    &reason,
+                ],
+            )
+            .await
+            .map_err(pg_error);
+        self.shared
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        let Some(row) = self.track(row)? else {
+            return Err(StoreError::NotFound(id.to_string()));
+        };
+        let delivery = rows::delivery(&row, 0)?;
+        if delivery.status == DeliveryStatus::Pending {
+            // This node's lane sleeps until its earliest due time, which
+            // this retry may be before.
+            self.shared.signal(&delivery.endpoint);
+        }
+        Ok(delivery)
+    }
+
+    async fn requeue(&self, id: DeliveryId, replay: bool, now: Millis) -> Result<Delivery> {
+        let client = self.durable().await?;
+        let row = client
+            .query_opt(
+                &format!(
+                    "WITH u AS (
+                        UPDATE deliveries SET status = 'pending', next_attempt_at = $2,
+                            updated_at = $2, schedule_from = attempts,
+                            claimed_by = NULL, claimed_until = NULL,
+                            request = CASE WHEN $3 THEN NULL ELSE request END,
+                            transformed_by = CASE WHEN $3 THEN NULL ELSE transformed_by END
+                        WHERE id = $1
+                        RETURNING {})
+                     SELECT u.*, pg_notify($4, u.endpoint) FROM u",
+                    rows::DELIVERY
+                ),
+                &[&&id.bytes()[..], &ms(now), &replay, &WORK_CHANNEL],
+            )
+            .await
+            .map_err(pg_error);
+        let Some(row) = self.track(row)? else {
+            return Err(StoreError::NotFound(id.to_string()));
+        };
+        let delivery = rows::delivery(&row, 0)?;
+        self.shared.signal(&delivery.endpoint);
+        Ok(delivery)
+    }
+
+    async fn add_delivery(
+        &self,
+        event: EventId,
+        endpoint: &str,
+        now: Millis,
+    ) -> Result<Option<DeliveryId>> {
+        let id = DeliveryId::new();
+        let client = self.durable().await?;
+        let created = client
+            .query(
+                "WITH i AS (
+                    INSERT INTO deliveries (id, event_id, endpoint, status, created_at, updated_at, next_attempt_at)
+                    VALUES ($1, $2, $3, 'pending', $4, $4, $4)
+                    ON CONFLICT (event_id, endpoint) DO NOTHING
+                    RETURNING endpoint)
+                 SELECT pg_notify($5, endpoint) FROM i",
+                &[&&id.bytes()[..], &&event.bytes()[..], &endpoint, &ms(now), &WORK_CHANNEL],
+            )
+            .await;
+        match created {
+            Err(e) if is_foreign_key_violation(&e) => Err(StoreError::NotFound(event.to_string())),
+            other => {
+                let rows = self.track(other.map_err(pg_error))?;
+                if rows.is_empty() {
+                    Ok(None)
+                } else {
+                    self.shared.signal(endpoint);
+                    Ok(Some(id))
+                }
+            }
+        }
+    }
+
+    async fn cancel_pending(&self, endpoint: &str, reason: &str, now: Millis) -> Result<u64> {
+        let client = self.durable().await?;
+        let n = client
+            .execute(
+                "UPDATE deliveries SET status = 'cancelled', reason = $2, updated_at = $3,
+                    next_attempt_at = NULL, claimed_by = NULL, claimed_until = NULL
+                 WHERE endpoint = $1 AND status = 'pending'",
+                &[&endpoint, &reason, &ms(now)],
+            )
+            .await
+            .map_err(pg_error);
+        self.track(n)
+    }
+}
+
+#[async_trait::async_trait]
+impl Records for PgStore {
+    async fn records(&self, kind: &str, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let client = self.lazy().await?;
+        let found = client
+            .query(
+                "SELECT key, value FROM records WHERE kind = $1 AND starts_with(key, $2) ORDER BY key",
+                &[&kind, &prefix],
+            )
+            .await
+            .map_err(pg_error);
+        self.track(found)?
+            .iter()
+            .map(|r| Ok((r.try_get(0).map_err(pg_error)?, r.try_get(1).map_err(pg_error)?)))
+            .collect()
+    }
+
+    async fn put_record(&self, kind: &str, key: &str, value: &[u8]) -> Result<()> {
+        let client = self.durable().await?;
+        let done = client
+            .query(
+                "WITH u AS (
+                    INSERT INTO records (kind, key, value) VALUES ($1, $2, $3)
+                    ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value
+                    RETURNING 1)
+                 SELECT pg_notify($4, $5) FROM u",
+                &[&kind, &key, &value, &CATALOG_CHANNEL, &self.shared.node],
+            )
+            .await
+            .map_err(pg_error);
+        self.track(done).map(|_| ())
+    }
+
+    async fn delete_record(&self, kind: &str, key: &str) -> Result<()> {
+        let client = self.durable().await?;
+        let done = client
+            .query(
+                "WITH d AS (DELETE FROM records WHERE kind = $1 AND key = $2 RETURNING 1)
+                 SELECT pg_notify($3, $4) FROM d",
+                &[&kind, &key, &CATALOG_CHANNEL, &self.shared.node],
+            )
+            .await
+            .map_err(pg_error);
+        self.track(done).map(|_| ())
+    }
+
+    async fn endpoint_state(&self, endpoint: &str) -> Result<Option<EndpointState>> {
+        let client = self.lazy().await?;
+        let row = client
+            .query_opt(
+                "SELECT state::text FROM endpoint_states WHERE endpoint = $1",
+                &[&endpoint],
+            )
+            .await
+            .map_err(pg_error);
+        match self.track(row)? {
+            Some(r) => Ok(Some(rows::from_json(
+                r.try_get(0).map_err(pg_error)?,
+                "endpoint state",
+            )?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn set_endpoint_state(
+        &self,
+        endpoint: &str,
+        state: Option<&EndpointState>,
+    ) -> Result<()> {
+        let client = self.durable().await?;
+        let done = match state {
+            Some(state) => {
+                let json = rows::json(state)?;
+                client
+                    .query(
+                        "WITH u AS (
+                            INSERT INTO endpoint_states (endpoint, state) VALUES ($1, $2::text::jsonb)
+                            ON CONFLICT (endpoint) DO UPDATE SET state = EXCLUDED.state
+                            RETURNING 1)
+                         SELECT pg_notify($3, $4) FROM u",
+                        &[&endpoint, &json, &CATALOG_CHANNEL, &self.shared.node],
+                    )
+                    .await
+            }
+            None => {
+                client
+                    .query(
+                        "WITH d AS (DELETE FROM endpoint_states WHERE endpoint = $1 RETURNING 1)
+                         SELECT pg_notify($2, $3) FROM d",
+                        &[&endpoint, &CATALOG_CHANNEL, &self.shared.node],
+                    )
+                    .await
+            }
+        };
+        self.track(done.map_err(pg_error)).map(|_| ())
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
+        let id = ulid::Ulid::from_parts(entry.at, fastrand::u128(..)).to_bytes();
+        let json = rows::json(entry)?;
+        let client = self.durable().await?;
+        let done = client
+            .execute(
+                "INSERT INTO audit (id, entry) VALUES ($1, $2::text::jsonb)",
+                &[&&id[..], &json],
+            )
+            .await
+            .map_err(pg_error);
+        self.track(done).map(|_| ())
+    }
+
+    async fn audit(&self, before: Option<&str>, limit: usize) -> Result<Page<AuditEntry>> {
+        let hi = match before {
+            Some(cursor) => ulid::Ulid::from_string(cursor)
+                .map_err(|_| StoreError::NotFound(format!("audit cursor {cursor:?}")))?
+                .to_bytes(),
+            None => [0xff; 16],
+        };
+        let limit = limit.max(1);
+        let client = self.lazy().await?;
+        let found = client
+            .query(
+                "SELECT id, entry::text FROM audit WHERE id < $1 ORDER BY id DESC LIMIT $2",
+                &[&&hi[..], &((limit + 1) as i64)],
+            )
+            .await
+            .map_err(pg_error);
+        let found = self.track(found)?;
+        let mut items = Vec::new();
+        let mut next_cursor = None;
+        for row in found.iter().take(limit) {
+            let id: &[u8] = row.try_get(0).map_err(pg_error)?;
+            items.push(rows::from_json::<AuditEntry>(
+                row.try_get(1).map_err(pg_error)?,
+                "audit entry",
+            )?);
+            if found.len() > limit {
+                next_cursor = <[u8; 16]>::try_from(id)
+                    .ok()
+                    .map(|k| ulid::Ulid::from_bytes(k).to_string());
+            }
+        }
+        Ok(Page { items, next_cursor })
+    }
+
+    fn remote_changes(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.shared.catalog.subscribe())
+    }
+}

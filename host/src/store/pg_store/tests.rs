@@ -1,0 +1,200 @@
+//! The store contract on a real PostgreSQL (a private server per test
+//! binary, see `testdb`), and what only a shared store does: two nodes on
+//! one database, leases that expire, notifications between nodes.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use super::testdb::TestDb;
+use super::*;
+
+/// One server for the whole test binary; `None` where the machine has no
+/// PostgreSQL (and it is not required).
+fn server() -> Option<&'static TestDb> {
+    static SERVER: OnceLock<Option<TestDb>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| match TestDb::start() {
+            Ok(db) => db,
+            Err(e) => panic!("starting PostgreSQL for the tests: {e}"),
+        })
+        .as_ref()
+}
+
+fn schema() -> String {
+    format!("t{:016x}", fastrand::u64(..))
+}
+
+async fn open(db: &TestDb, schema: &str) -> PgStore {
+    PgStore::open_in(&db.url(), 4, schema)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", db.log()))
+}
+
+fn event(webhook_id: &str, at: Millis) -> Event {
+    Event {
+        id: EventId(ulid::Ulid::from_parts(at, fastrand::u128(..))),
+        source: "dodo".into(),
+        webhook_id: webhook_id.into(),
+        event_type: "payment.succeeded".into(),
+        received_at: at,
+        headers: vec![("webhook-id".into(), webhook_id.into())],
+    }
+}
+
+const WINDOW: Duration = Duration::from_secs(3600);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_store_conformance_suite() {
+    let Some(db) = server() else { return };
+    let open = || {
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(async {
+                let store: Arc<dyn Store> = Arc::new(open(db, &schema()).await);
+                (store, Box::new(()) as Box<dyn std::any::Any + Send>)
+            })
+        })
+    };
+    crate::store::conformance::run(&open).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_never_claim_the_same_delivery() {
+    let Some(db) = server() else { return };
+    let schema = schema();
+    let (a, b) = (open(db, &schema).await, open(db, &schema).await);
+    let now = now_ms();
+    for n in 0..200 {
+        a.ingest(event(&format!("m{n}"), now - 1000), b"{}", &["e".to_string()], WINDOW)
+            .await
+            .unwrap();
+    }
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    let take = |s: Arc<PgStore>| async move {
+        let mut got = Vec::new();
+        loop {
+            let claim = s.claim("e", now, 7, Duration::from_secs(90)).await.unwrap();
+            if claim.work.is_empty() {
+                return got;
+            }
+            got.extend(claim.work.iter().map(|w| w.delivery.id));
+        }
+    };
+    let (x, y) = tokio::join!(take(a.clone()), take(b.clone()));
+    let mut all: Vec<DeliveryId> = x.iter().chain(&y).copied().collect();
+    assert_eq!(all.len(), 200, "every delivery claimed");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 200, "none claimed twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_nodes_lease_expires_and_another_node_takes_the_work() {
+    let Some(db) = server() else { return };
+    let schema = schema();
+    let (a, b) = (open(db, &schema).await, open(db, &schema).await);
+    let now = now_ms();
+    a.ingest(event("lost", now), b"{}", &["e".to_string()], WINDOW)
+        .await
+        .unwrap();
+    let lease = Duration::from_secs(5);
+    let held = a.claim("e", now, 1, lease).await.unwrap();
+    assert_eq!(held.work.len(), 1);
+    // Node a "dies": it never finishes nor renews.
+    drop(a);
+    assert!(b.claim("e", now + 1_000, 1, lease).await.unwrap().work.is_empty());
+    let taken = b.claim("e", now + 5_001, 1, lease).await.unwrap();
+    assert_eq!(taken.work.len(), 1, "the expired lease is claimable");
+    assert_eq!(taken.work[0].delivery.id, held.work[0].delivery.id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ingest_on_one_node_wakes_the_lanes_of_another() {
+    let Some(db) = server() else { return };
+    let schema = schema();
+    let (a, b) = (open(db, &schema).await, open(db, &schema).await);
+    // Let b's LISTEN connection come up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let signal = b.work_signal("far");
+    let woken = signal.notified();
+    a.ingest(event("n1", now_ms()), b"{}", &["far".to_string()], WINDOW)
+        .await
+        .unwrap();
+    // (The backstop would wake it within 2 s as well: 1 s tells them apart.)
+    tokio::time::timeout(Duration::from_secs(1), woken)
+        .await
+        .expect("woken by the other node's notification");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_changed_on_one_node_is_announced_to_the_others() {
+    let Some(db) = server() else { return };
+    let schema = schema();
+    let (a, b) = (open(db, &schema).await, open(db, &schema).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut changes = b.remote_changes().unwrap();
+    changes.borrow_and_update();
+    a.put_record("endpoint", "x", b"1").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(2), changes.changed())
+        .await
+        .expect("announced within a second")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_ingests_of_one_webhook_store_one_event() {
+    let Some(db) = server() else { return };
+    let store = Arc::new(open(db, &schema()).await);
+    let now = now_ms();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            store
+                .ingest(event("same", now), b"{}", &["e".to_string()], WINDOW)
+                .await
+                .unwrap()
+        });
+    }
+    let mut ids = Vec::new();
+    let mut new = 0;
+    while let Some(done) = tasks.join_next().await {
+        let done = done.unwrap();
+        ids.push(done.event_id);
+        new += usize::from(!done.duplicate);
+        assert_eq!(done.deliveries, 1);
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!((new, ids.len()), (1, 1));
+    assert_eq!(store.counts("e").await.unwrap().pending, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_removes_old_finished_events_and_keeps_the_rest() {
+    let Some(db) = server() else { return };
+    let store = open(db, &schema()).await;
+    let day = 86_400_000;
+    let now = now_ms();
+    let old = store
+        .ingest(event("old", now - 40 * day), b"{}", &["e".to_string()], WINDOW)
+        .await
+        .unwrap();
+    let pending = store
+        .ingest(event("pending", now - 40 * day), b"{}", &["p".to_string()], WINDOW)
+        .await
+        .unwrap();
+    let w = store.claim("e", now, 1, Duration::from_secs(90)).await.unwrap();
+    store
+        .finish(w.work[0].delivery.id, None, None, Next::Delivered, now - 40 * day)
+        .await
+        .unwrap();
+    let policy = RetentionPolicy {
+        done: Duration::from_secs(30 * 86_400),
+        dead: Duration::from_secs(90 * 86_400),
+    };
+    let (purged, resume) = store.purge(now, policy, None, 100).await.unwrap();
+    assert_eq!((purged.events, purged.deliveries, resume), (1, 1, None));
+    assert!(store.event(old.event_id).await.unwrap().is_none());
+    assert!(store.event(pending.event_id).await.unwrap().is_some());
+    assert_eq!(store.event_by_webhook_id("dodo", "old").await.unwrap(), None);
+}
