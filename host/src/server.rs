@@ -26,7 +26,8 @@ use crate::ingest::{Clock, Ingest};
 use crate::metrics::Metrics;
 use crate::runtime::registry::{PluginRegistry, WatchHandle};
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::store::{Purged, RetentionPolicy, SledStore, Store, now_ms};
+use crate::config::StoreSettings;
+use crate::store::{PgStore, Purged, RetentionPolicy, SledStore, Store, now_ms};
 
 /// sled's page cache: bounded, so memory stays flat as the database grows.
 /// sled counts serialized bytes; in memory its pages take about three times
@@ -107,8 +108,18 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, St
         tracing::warn!("{}: {warning}", config.path.display());
     }
     let lock = crate::datadir::lock(&config.server.data_dir)?;
-    let store: Arc<dyn Store> =
-        Arc::new(SledStore::open(&config.server.data_dir, STORE_CACHE_BYTES)?);
+    let store: Arc<dyn Store> = match &config.store {
+        StoreSettings::Sled => Arc::new(SledStore::open(&config.server.data_dir, STORE_CACHE_BYTES)?),
+        StoreSettings::Postgres {
+            url,
+            pool_size,
+            lease,
+        } => {
+            let store = PgStore::open(url, *pool_size, *lease).await?;
+            tracing::info!("store: PostgreSQL (this node is {:?})", store.node());
+            Arc::new(store)
+        }
+    };
     let metrics = Arc::new(Metrics::new());
     let sealer = sealer(&config)?;
     let (token, generated) =
@@ -233,6 +244,13 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, St
         },
         stop.subscribe(),
     )));
+    if let Some(changes) = store.remote_changes() {
+        servers.push(tokio::spawn(follow_other_nodes(
+            changes,
+            catalog.clone(),
+            stop.subscribe(),
+        )));
+    }
     servers.push(tokio::spawn(reload_config(
         config.path.clone(),
         catalog.clone(),
@@ -276,6 +294,25 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError>
         .local_addr()
         .map_err(|error| StartError::Bind { addr, error })?;
     Ok((listener, local))
+}
+
+/// With a shared store: another node's change to the stored catalog (an
+/// endpoint created over its API, a 410 that disabled one) rebuilds this
+/// node's snapshot, within a notification's time.
+async fn follow_other_nodes(
+    mut changes: watch::Receiver<u64>,
+    catalog: Arc<Catalog>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { return },
+            _ = stop.changed() => return,
+        }
+        if let Err(e) = catalog.reload_stored().await {
+            tracing::error!("reloading the catalog after another node's change failed: {e}");
+        }
+    }
 }
 
 /// How often retention runs, and how many events one step examines.

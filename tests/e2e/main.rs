@@ -14,6 +14,7 @@ mod javascript;
 mod operator_cli;
 mod pipeline;
 mod plugin_cli;
+mod postgres;
 mod power_cut;
 mod power_fs;
 mod retries;

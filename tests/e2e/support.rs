@@ -335,6 +335,8 @@ impl Hookwasm {
             }
             None => format!("data_dir = \"data\"\n{shared}"),
         };
+        // The whole suite on PostgreSQL: HOOKWASM_TEST_STORE=postgres.
+        let (server_extra, rest) = on_postgres_if_asked(server_extra, rest).await;
         let text = format!(
             r#"
 [server]
@@ -723,4 +725,73 @@ pub fn config_check(text: &str, files: &[(&str, &str)]) -> (i32, String, String)
         "-c",
         &file.display().to_string(),
     ])
+}
+
+/// The key every PostgreSQL node of a test seals stored secrets with (nodes
+/// sharing a database share it).
+pub const PG_SECRET_KEY: &str = "4f2a9c0e7b1d3e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7";
+
+/// The tests' PostgreSQL server, one per test binary; `None` (after saying
+/// why) where the machine has none, unless `HOOKWASM_TEST_POSTGRES=required`.
+pub fn postgres() -> Option<&'static hookwasm::store::pg_store::testdb::TestDb> {
+    static SERVER: std::sync::OnceLock<Option<hookwasm::store::pg_store::testdb::TestDb>> =
+        std::sync::OnceLock::new();
+    SERVER
+        .get_or_init(|| match hookwasm::store::pg_store::testdb::TestDb::start() {
+            Ok(db) => db,
+            Err(e) => panic!("starting PostgreSQL for the tests: {e}"),
+        })
+        .as_ref()
+}
+
+/// A new, empty database on the tests' server: its URL.
+pub async fn fresh_database(db: &hookwasm::store::pg_store::testdb::TestDb) -> String {
+    let name = format!("t{:016x}", fastrand::u64(..));
+    let (client, connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to the test PostgreSQL: {e}\n{}", db.log()));
+    let driver = tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    drop(client);
+    let _ = driver.await;
+    let url = db.url();
+    let base = url.strip_suffix("/postgres").unwrap_or(&url);
+    format!("{base}/{name}")
+}
+
+/// The `[store]` table of a node on `url`.
+pub fn pg_store_table(url: &str) -> String {
+    format!("\n[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 8\n")
+}
+
+/// With `HOOKWASM_TEST_STORE=postgres`, a config that has no `[store]` of its
+/// own gets a fresh database (and the `[server] secret_key` that requires).
+async fn on_postgres_if_asked<'a>(server_extra: &'a str, rest: &'a str) -> (String, String) {
+    let asked = std::env::var("HOOKWASM_TEST_STORE").as_deref() == Ok("postgres");
+    if !asked || rest.contains("[store]") {
+        return (server_extra.to_string(), rest.to_string());
+    }
+    let db = postgres().expect("HOOKWASM_TEST_STORE=postgres needs PostgreSQL");
+    let url = fresh_database(db).await;
+    let key = if server_extra.contains("secret_key") {
+        String::new()
+    } else {
+        format!("secret_key = \"{PG_SECRET_KEY}\"\n")
+    };
+    (format!("{key}{server_extra}"), format!("{rest}\n{}", pg_store_table(&url)))
+}
+
+impl Hookwasm {
+    /// A node on the PostgreSQL database `url` (several may share it).
+    pub async fn start_pg(url: &str, rest: &str) -> Hookwasm {
+        Hookwasm::start_full(
+            &format!("secret_key = \"{PG_SECRET_KEY}\""),
+            &format!("{rest}\n{}", pg_store_table(url)),
+            |_| {},
+        )
+        .await
+    }
 }

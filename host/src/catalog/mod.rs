@@ -570,6 +570,45 @@ impl Catalog {
         Ok(())
     }
 
+    /// Another node changed the stored sources, endpoints or endpoint
+    /// states (a shared store): the stored entries are read again, and
+    /// every endpoint's state.
+    pub async fn reload_stored(&self) -> Result<(), CatalogError> {
+        let _writing = self.writes.lock().await;
+        let draft = self.draft();
+        let mut next = Snapshot {
+            version: draft.version,
+            sources: draft
+                .sources
+                .into_iter()
+                .filter(|(_, e)| e.managed_by == ManagedBy::Config)
+                .collect(),
+            endpoints: Default::default(),
+        };
+        for (id, entry) in draft.endpoints {
+            if entry.managed_by != ManagedBy::Config {
+                continue;
+            }
+            let state = self.state_of(&id).await?;
+            let entry = if state == entry.state {
+                entry
+            } else {
+                Arc::new(EndpointEntry {
+                    state,
+                    endpoint: entry.endpoint.clone(),
+                    spec: entry.spec.clone(),
+                    managed_by: ManagedBy::Config,
+                    created_at: entry.created_at,
+                    updated_at: entry.updated_at,
+                })
+            };
+            next.endpoints.insert(id, entry);
+        }
+        self.add_stored_entries(&mut next).await?;
+        self.publish(next);
+        Ok(())
+    }
+
     /// Records a reload that failed: nothing changed.
     pub fn reload_failed(&self, why: &str) {
         self.file

@@ -8,6 +8,7 @@ mod new;
 mod plugin;
 mod send;
 mod serve;
+mod store;
 mod table;
 
 use std::process::ExitCode;
@@ -89,6 +90,9 @@ enum Command {
     },
     /// Load-test: post signed events to a fresh server and report throughput.
     Bench(bench::BenchArgs),
+    /// The store's maintenance (PostgreSQL migrations).
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Plugins loaded by a running server.
     Plugins {
         #[command(flatten)]
@@ -173,6 +177,7 @@ pub fn main() -> ExitCode {
             Command::Jobs { command, admin } => admin::jobs(admin, command).await,
             Command::Plugins { admin } => admin::plugins(admin).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Store(cmd) => store::run(cmd).await,
         }
     });
     // Plugin threads and the like must not delay the exit.

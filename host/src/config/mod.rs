@@ -107,7 +107,13 @@ pub enum StoreSettings {
     /// The embedded database in `[server] data_dir`.
     Sled,
     /// A PostgreSQL database that several nodes can share.
-    Postgres { url: String, pool_size: usize },
+    Postgres {
+        url: String,
+        pool_size: usize,
+        /// How long a claim is leased before another node may take it
+        /// (renewed every third of it while the attempt runs).
+        lease: Duration,
+    },
 }
 
 impl std::fmt::Debug for StoreSettings {
@@ -115,9 +121,12 @@ impl std::fmt::Debug for StoreSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StoreSettings::Sled => f.write_str("Sled"),
-            StoreSettings::Postgres { pool_size, .. } => f
+            StoreSettings::Postgres {
+                pool_size, lease, ..
+            } => f
                 .debug_struct("Postgres")
                 .field("pool_size", pool_size)
+                .field("lease", lease)
                 .finish_non_exhaustive(),
         }
     }
@@ -353,6 +362,12 @@ impl Checker<'_> {
             );
         }
         let store = self.store(raw.store);
+        if matches!(store, StoreSettings::Postgres { .. }) && server.secret_key.is_none() {
+            self.problem(
+                "server.secret_key",
+                "is required with [store] backend = \"postgres\": every node seals and opens the stored secrets with the same key (32 bytes, hex or base64)",
+            );
+        }
         let seed = Seed {
             sources: raw.sources,
             endpoints: raw.endpoints,
@@ -439,6 +454,10 @@ impl Checker<'_> {
 
     fn store(&mut self, raw: raw::Store) -> StoreSettings {
         let pool_size = raw.pool_size.unwrap_or(16);
+        let lease_secs = raw.lease_secs.unwrap_or(30);
+        if !(3..=3600).contains(&lease_secs) {
+            self.problem("store.lease_secs", "must be between 3 and 3600");
+        }
         if !(1..=1000).contains(&pool_size) {
             self.problem("store.pool_size", "must be between 1 and 1000");
         }
@@ -466,7 +485,11 @@ impl Checker<'_> {
                 {
                     self.problem("store.url", e);
                 }
-                StoreSettings::Postgres { url, pool_size }
+                StoreSettings::Postgres {
+                    url,
+                    pool_size,
+                    lease: Duration::from_secs(lease_secs.clamp(3, 3600)),
+                }
             }
             other => {
                 self.problem(

@@ -82,4 +82,5 @@ pub struct Store {
     pub backend: Option<String>,
     pub url: Option<String>,
     pub pool_size: Option<usize>,
+    pub lease_secs: Option<u64>,
 }

@@ -423,6 +423,7 @@ fn every_config_key_is_in_the_reference() {
         ("[retention]", "[retention]\nzz_unknown = 1\n".to_string()),
         ("[runtime]", "[runtime]\nzz_unknown = 1\n".to_string()),
         ("[delivery]", "[delivery]\nzz_unknown = 1\n".to_string()),
+        ("[store]", "[store]\nzz_unknown = 1\n".to_string()),
         (
             "[sources.NAME]",
             "[sources.s]\nzz_unknown = 1\n".to_string(),

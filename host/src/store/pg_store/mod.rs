@@ -62,6 +62,7 @@ pub struct PgStore {
     ingests: mpsc::UnboundedSender<ingest::IngestJob>,
     shared: Arc<Shared>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    lease: Option<Duration>,
 }
 
 /// What the store's tasks share with it.
@@ -173,8 +174,12 @@ fn with_settings(config: &tokio_postgres::Config, settings: &[(&str, &str)]) -> 
 
 impl PgStore {
     /// Connects, applies missing migrations, and starts the store's tasks.
-    pub async fn open(url: &str, pool_size: usize) -> Result<PgStore> {
-        PgStore::open_in(url, pool_size, SCHEMA).await
+    /// Claims are leased for `lease` (the configured `[store] lease_secs`,
+    /// which wins over the lanes' default).
+    pub async fn open(url: &str, pool_size: usize, lease: Duration) -> Result<PgStore> {
+        let mut store = PgStore::open_in(url, pool_size, SCHEMA).await?;
+        store.lease = Some(lease);
+        Ok(store)
     }
 
     /// As `open`, with the tables in `schema` (tests: one schema per case).
@@ -222,6 +227,7 @@ impl PgStore {
             ingests,
             shared,
             tasks,
+            lease: None,
         })
     }
 
@@ -588,7 +594,7 @@ impl Queue for PgStore {
         max: usize,
         lease: Duration,
     ) -> Result<Claim> {
-        let lease_ms = lease.as_millis() as u64;
+        let lease_ms = self.lease.unwrap_or(lease).as_millis() as u64;
         self.shared.lease_ms.store(lease_ms, Ordering::Relaxed);
         let client = self.lazy().await?;
         let claimed = client

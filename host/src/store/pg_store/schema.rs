@@ -23,6 +23,10 @@ const LOCK_KEY: i64 = 0x686f_6f6b_7761_736d; // "hookwasm"
 pub async fn migrate(client: &mut Client, schema: &str) -> Result<Vec<i32>> {
     let quoted = quote_ident(schema);
     let tx = client.transaction().await.map_err(pg_error)?;
+    // (IF NOT EXISTS notices would show as log lines on every start.)
+    tx.batch_execute("SET LOCAL client_min_messages = warning")
+        .await
+        .map_err(pg_error)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
         .await
         .map_err(pg_error)?;

@@ -1,0 +1,261 @@
+//! hookwasm on PostgreSQL, against the real binary and a private server
+//! (`support::postgres`): delivery, retries and replays; three nodes on one
+//! database with one killed mid-backlog; another node's catalog change;
+//! PostgreSQL stopped and started under load. Skipped (with the reason)
+//! where the machine has no PostgreSQL, unless `HOOKWASM_TEST_POSTGRES=required`.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::crash::{event_body, post_all_to};
+use super::support::*;
+
+/// The Inngest event ids a sink received, with how often each came.
+fn keys(sink: &Sink) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for r in sink.received() {
+        if let Some(id) = r.json()["id"].as_str() {
+            *seen.entry(id.to_string()).or_default() += 1;
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivers_retries_and_replays_on_postgres() {
+    let Some(db) = postgres() else { return };
+    let url = fresh_database(db).await;
+    // Fails the first two tries of everything, and always for "msg_dead".
+    let sink = Sink::start(|r, n| {
+        let dead = r.json()["id"].as_str().is_some_and(|id| id.ends_with("msg_dead"));
+        if dead || n < 2 {
+            (503, vec![], "busy".into())
+        } else {
+            (200, vec![], "{}".into())
+        }
+    })
+    .await;
+    let config = sink_endpoint(
+        &sink.url("/e/key"),
+        "retry = { schedule_secs = [0.2, 0.2, 0.2] }",
+    );
+    let server = Hookwasm::start_pg(&url, &config).await;
+    let (status, body) = server.post_signed("dodo", "msg_1", &event_body(1)).await;
+    assert_eq!(status, 200, "{body}");
+    eventually("msg_1 delivered after two retries", Duration::from_secs(30), async || {
+        keys(&sink).contains_key("sink:msg_1").then_some(())
+    })
+    .await;
+    // A duplicate is acknowledged and not stored again.
+    let (status, body) = server.post_signed("dodo", "msg_1", &event_body(1)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["duplicate"], json!(true), "{body}");
+
+    let (status, _) = server.post_signed("dodo", "msg_dead", &event_body(2)).await;
+    assert_eq!(status, 200);
+    let dead = eventually("msg_dead dead-lettered", Duration::from_secs(30), async || {
+        let (_, page) = admin_get(&server, "/v1/deliveries?status=dead").await;
+        page["items"].as_array().and_then(|items| items.first().cloned())
+    })
+    .await;
+    assert_eq!(dead["attempt_count"], json!(4), "{dead}");
+    let id = dead["id"].as_str().unwrap();
+    let (_, attempts) = admin_get(&server, &format!("/v1/deliveries/{id}")).await;
+    assert!(attempts.to_string().contains("busy"), "{attempts}");
+    // Replayed: its attempts run again (and fail again: still dead).
+    let before = sink.count();
+    let (status, body) = admin_post(&server, &format!("/v1/deliveries/{id}/replay"), json!({})).await;
+    assert!(status < 300, "{status} {body}");
+    eventually("the replay's attempts", Duration::from_secs(30), async || {
+        (sink.count() >= before + 4).then_some(())
+    })
+    .await;
+}
+
+/// Posts `ids` round-robin to the nodes' ingest URLs.
+async fn post_spread(bases: &[String], ids: Vec<String>) -> Vec<String> {
+    let mut parts: Vec<Vec<String>> = vec![Vec::new(); bases.len()];
+    for (i, id) in ids.into_iter().enumerate() {
+        parts[i % bases.len()].push(id);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (base, part) in bases.iter().cloned().zip(parts) {
+        tasks.spawn(async move { post_all_to(&base, part, 8).await });
+    }
+    let mut acked = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        acked.extend(done.unwrap());
+    }
+    acked
+}
+
+/// Deliveries a node made, from its own `/metrics`.
+async fn delivered_by(node: &Hookwasm) -> f64 {
+    let text = match get(&node.admin_url("/metrics"), Some(ADMIN_TOKEN)).await {
+        Ok((_, serde_json::Value::String(text))) => text,
+        other => panic!("GET /metrics: {other:?}"),
+    };
+    text.lines()
+        .filter(|l| l.contains("deliveries") && l.contains("delivered") && !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_share_one_queue_and_a_killed_nodes_work_is_taken_over() {
+    const EVENTS: usize = 900;
+    let Some(db) = postgres() else { return };
+    let url = fresh_database(db).await;
+    let sink = Sink::start(|_, _| {
+        std::thread::sleep(Duration::from_millis(3));
+        (200, vec![], "{}".into())
+    })
+    .await;
+    let config = sink_endpoint(
+        &sink.url("/e/key"),
+        "concurrency = 4\nretry = { schedule_secs = [0.2, 0.5, 1, 1, 1] }",
+    );
+    // Short leases: the killed node's work is taken over within seconds.
+    let config = format!("{config}\n[store]\nbackend = \"postgres\"\nurl = \"{url}\"\nlease_secs = 3\n");
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(
+            Hookwasm::start_full(&format!("secret_key = \"{PG_SECRET_KEY}\""), &config, |_| {}).await,
+        );
+    }
+    let bases: Vec<String> = nodes.iter().map(|n| n.url("")).collect();
+    let ids: Vec<String> = (0..EVENTS).map(|n| format!("msg_{n:05}")).collect();
+    let acked = post_spread(&bases, ids).await;
+    assert_eq!(acked.len(), EVENTS, "every post was acknowledged");
+    eventually("delivery under way", Duration::from_secs(60), async || {
+        (sink.count() >= 150).then_some(())
+    })
+    .await;
+    nodes[1].kill9();
+    let at_kill = keys(&sink).len();
+    assert!(at_kill < EVENTS, "the backlog drained before the kill");
+    // The killed node's leases expire (3 s) and the others take its work.
+    let want: HashSet<String> = acked.iter().map(|id| format!("sink:{id}")).collect();
+    eventually(
+        "every acknowledged event delivered by the nodes left",
+        Duration::from_secs(240),
+        async || {
+            let got = keys(&sink);
+            want.iter().all(|k| got.contains_key(k)).then_some(())
+        },
+    )
+    .await;
+    let got = keys(&sink);
+    let duplicates: usize = got.values().map(|n| n - 1).sum();
+    let (a, c) = (delivered_by(&nodes[0]).await, delivered_by(&nodes[2]).await);
+    eprintln!(
+        "three nodes on PostgreSQL: {EVENTS} acknowledged, {at_kill} delivered when node 2 was killed, \
+         lost 0, {duplicates} delivered twice; nodes 1 and 3 delivered {a} and {c}"
+    );
+    assert!(a > 0.0 && c > 0.0, "deliveries spread over the nodes: {a} and {c}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_created_on_one_node_is_used_by_every_node() {
+    let Some(db) = postgres() else { return };
+    let url = fresh_database(db).await;
+    let sink = Sink::ok().await;
+    let a = Hookwasm::start_pg(&url, "").await;
+    let b = Hookwasm::start_pg(&url, "").await;
+    let (status, body) = admin_post(
+        &a,
+        "/v1/endpoints",
+        json!({
+            "id": "later",
+            "source": "dodo",
+            "plugin": "inngest",
+            "events": ["*"],
+            "url": sink.url("/e/key"),
+        }),
+    )
+    .await;
+    assert!(status < 300, "{status} {body}");
+    eventually("node b to know the endpoint", Duration::from_secs(5), async || {
+        let (status, _) = admin_get(&b, "/v1/endpoints/later").await;
+        (status == 200).then_some(())
+    })
+    .await;
+    let (status, _) = b.post_signed("dodo", "msg_b", &event_body(1)).await;
+    assert_eq!(status, 200);
+    sink.wait_for(1, Duration::from_secs(30)).await;
+    // Disabled on b: a stops delivering too.
+    let (status, body) = admin_post(&b, "/v1/endpoints/later/disable", json!({})).await;
+    assert!(status < 300, "{status} {body}");
+    eventually("node a to see it disabled", Duration::from_secs(5), async || {
+        let (_, e) = admin_get(&a, "/v1/endpoints/later").await;
+        (e["enabled"] == json!(false)).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_stopped_under_load_means_503_and_nothing_acknowledged_is_lost() {
+    let Some(db) = postgres() else { return };
+    // Its own server: this test stops it.
+    let own = match hookwasm::store::pg_store::testdb::TestDb::start() {
+        Ok(Some(own)) => own,
+        Ok(None) => return,
+        Err(e) => panic!("{e}"),
+    };
+    let _ = db;
+    let url = fresh_database(&own).await;
+    let sink = Sink::ok().await;
+    let config = sink_endpoint(
+        &sink.url("/e/key"),
+        "retry = { schedule_secs = [0.2, 0.5, 1, 1, 1] }",
+    );
+    let server = Hookwasm::start_pg(&url, &config).await;
+    let base = server.url("");
+    let load = tokio::spawn(async move {
+        let mut acked = Vec::new();
+        let mut refused = 0;
+        for n in 0..4000 {
+            let id = format!("msg_{n:05}");
+            let body = event_body(n);
+            match post(&format!("{base}/webhooks/dodo"), &signed_headers(&id, now_secs(), &body), body).await {
+                Ok((200, _)) => acked.push(id),
+                Ok((503, _)) => refused += 1,
+                Ok((status, body)) => panic!("{status} {body}"),
+                Err(_) => refused += 1,
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        (acked, refused)
+    });
+    eventually("some deliveries", Duration::from_secs(30), async || {
+        (sink.count() >= 50).then_some(())
+    })
+    .await;
+    own.stop_server().unwrap();
+    let (status, body) = eventually("readyz to say why", Duration::from_secs(15), async || {
+        let (status, body) = admin_get(&server, "/readyz").await;
+        (status == 503).then_some((status, body))
+    })
+    .await;
+    assert!(body.to_string().contains("PostgreSQL"), "{status} {body}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    own.start_server().unwrap();
+    let (acked, refused) = load.await.unwrap();
+    assert!(refused > 0, "PostgreSQL was down while posting, yet nothing was refused");
+    let want: HashSet<String> = acked.iter().map(|id| format!("sink:{id}")).collect();
+    eventually(
+        "every acknowledged event delivered after PostgreSQL came back",
+        Duration::from_secs(120),
+        async || {
+            let got = keys(&sink);
+            want.iter().all(|k| got.contains_key(k)).then_some(())
+        },
+    )
+    .await;
+    eprintln!(
+        "PostgreSQL stopped under load: {} acknowledged, {refused} refused while it was down, lost 0",
+        acked.len()
+    );
+}
