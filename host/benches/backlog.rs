@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hookwasm::store::{Event, EventId, Next, Queue, SledStore};
+use hookwasm::store::{Event, EventId, Next, Queue, Route, SledStore};
 
 fn rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -48,7 +48,7 @@ async fn run() {
     let store = open();
     let payload =
         Arc::new(br#"{"type":"payment.succeeded","data":{"payment_id":"pay_1"}}"#.to_vec());
-    let endpoints = Arc::new(vec!["down".to_string()]);
+    let endpoints = Arc::new(vec![Route::from("down")]);
     let t0 = 1_700_000_000_000u64;
     let started = Instant::now();
     let peak = Arc::new(std::sync::Mutex::new(0f64));

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hookwasm::model::OutboundRequest;
-use hookwasm::store::{Attempt, Event, EventId, Next, RetentionPolicy, SledStore};
+use hookwasm::store::{Attempt, Event, EventId, Next, RetentionPolicy, Route, SledStore};
 
 fn du(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
@@ -41,7 +41,7 @@ async fn main() {
     let store =
         Arc::new(SledStore::open(dir.path(), hookwasm::server::STORE_CACHE_BYTES).expect("open"));
     let payload = Arc::new(vec![b'x'; 2048]);
-    let endpoints = Arc::new(vec!["bench".to_string()]);
+    let endpoints = Arc::new(vec![Route::from("bench")]);
     let t0 = 1_700_000_000_000u64;
 
     let (ingest_rate, deliver_rate) = round(&store, &payload, &endpoints, t0, events).await;
@@ -105,7 +105,7 @@ async fn main() {
 async fn round(
     store: &Arc<SledStore>,
     payload: &Arc<Vec<u8>>,
-    endpoints: &Arc<Vec<String>>,
+    endpoints: &Arc<Vec<Route>>,
     t0: u64,
     events: usize,
 ) -> (f64, f64) {

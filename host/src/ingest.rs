@@ -19,7 +19,7 @@ use crate::catalog::{Catalog, SourceEntry};
 use crate::config::Config;
 use crate::httpd::{self, Body};
 use crate::metrics::{Metrics, SourceLabel};
-use crate::store::{Event, EventId, Store, now_ms};
+use crate::store::{Event, EventId, Route, Store, now_ms};
 
 /// The clock signatures are checked against (tests pin it).
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
@@ -307,7 +307,19 @@ impl Ingest {
         };
         let webhook_id = verified.webhook_id;
 
-        let endpoints = snapshot.route(source_name, &event_type);
+        let mut parsed: Option<Option<serde_json::Value>> = None;
+        let endpoints: Vec<Route> = snapshot
+            .route(source_name, &event_type)
+            .iter()
+            .map(|id| match snapshot.endpoint(id) {
+                Some(entry) => entry.endpoint.route(&mut || {
+                    parsed
+                        .get_or_insert_with(|| serde_json::from_slice(&body).ok())
+                        .clone()
+                }),
+                None => Route::from(id.as_str()),
+            })
+            .collect();
         let (webhook_id_logged, event_type_logged) = (webhook_id.clone(), event_type.clone());
         let event = Event {
             id: EventId::new(),

@@ -20,13 +20,13 @@ use crate::admin::{Admin, AdminToken, TokenSource};
 use crate::catalog::Catalog;
 use crate::catalog::seal::Sealer;
 use crate::config::Config;
+use crate::config::StoreSettings;
 use crate::delivery::Deliverer;
 use crate::httpd;
 use crate::ingest::{Clock, Ingest};
 use crate::metrics::Metrics;
 use crate::runtime::registry::{PluginRegistry, WatchHandle};
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::config::StoreSettings;
 use crate::store::{PgStore, Purged, RetentionPolicy, SledStore, Store, now_ms};
 
 /// sled's page cache: bounded, so memory stays flat as the database grows.
@@ -109,7 +109,9 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, St
     }
     let lock = crate::datadir::lock(&config.server.data_dir)?;
     let store: Arc<dyn Store> = match &config.store {
-        StoreSettings::Sled => Arc::new(SledStore::open(&config.server.data_dir, STORE_CACHE_BYTES)?),
+        StoreSettings::Sled => {
+            Arc::new(SledStore::open(&config.server.data_dir, STORE_CACHE_BYTES)?)
+        }
         StoreSettings::Postgres {
             url,
             pool_size,

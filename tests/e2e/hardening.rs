@@ -498,6 +498,12 @@ async fn secrets_stay_out_of_answers_and_logs_and_the_data_dir_is_private() {
 /// and passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_answers_503_loses_nothing_and_recovers_when_space_returns() {
+    if on_postgres() {
+        eprintln!(
+            "skipping: a full data directory is sled's failure; PostgreSQL's is postgres::postgres_stopped_under_load…"
+        );
+        return;
+    }
     let mounted = std::sync::Arc::new(std::sync::Mutex::new(None::<std::path::PathBuf>));
     let server = {
         let mounted = mounted.clone();

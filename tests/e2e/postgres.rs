@@ -29,7 +29,9 @@ async fn delivers_retries_and_replays_on_postgres() {
     let url = fresh_database(db).await;
     // Fails the first two tries of everything, and always for "msg_dead".
     let sink = Sink::start(|r, n| {
-        let dead = r.json()["id"].as_str().is_some_and(|id| id.ends_with("msg_dead"));
+        let dead = r.json()["id"]
+            .as_str()
+            .is_some_and(|id| id.ends_with("msg_dead"));
         if dead || n < 2 {
             (503, vec![], "busy".into())
         } else {
@@ -44,9 +46,11 @@ async fn delivers_retries_and_replays_on_postgres() {
     let server = Hookwasm::start_pg(&url, &config).await;
     let (status, body) = server.post_signed("dodo", "msg_1", &event_body(1)).await;
     assert_eq!(status, 200, "{body}");
-    eventually("msg_1 delivered after two retries", Duration::from_secs(30), async || {
-        keys(&sink).contains_key("sink:msg_1").then_some(())
-    })
+    eventually(
+        "msg_1 delivered after two retries",
+        Duration::from_secs(30),
+        async || keys(&sink).contains_key("sink:msg_1").then_some(()),
+    )
     .await;
     // A duplicate is acknowledged and not stored again.
     let (status, body) = server.post_signed("dodo", "msg_1", &event_body(1)).await;
@@ -55,10 +59,16 @@ async fn delivers_retries_and_replays_on_postgres() {
 
     let (status, _) = server.post_signed("dodo", "msg_dead", &event_body(2)).await;
     assert_eq!(status, 200);
-    let dead = eventually("msg_dead dead-lettered", Duration::from_secs(30), async || {
-        let (_, page) = admin_get(&server, "/v1/deliveries?status=dead").await;
-        page["items"].as_array().and_then(|items| items.first().cloned())
-    })
+    let dead = eventually(
+        "msg_dead dead-lettered",
+        Duration::from_secs(30),
+        async || {
+            let (_, page) = admin_get(&server, "/v1/deliveries?status=dead").await;
+            page["items"]
+                .as_array()
+                .and_then(|items| items.first().cloned())
+        },
+    )
     .await;
     assert_eq!(dead["attempt_count"], json!(4), "{dead}");
     let id = dead["id"].as_str().unwrap();
@@ -66,11 +76,14 @@ async fn delivers_retries_and_replays_on_postgres() {
     assert!(attempts.to_string().contains("busy"), "{attempts}");
     // Replayed: its attempts run again (and fail again: still dead).
     let before = sink.count();
-    let (status, body) = admin_post(&server, &format!("/v1/deliveries/{id}/replay"), json!({})).await;
+    let (status, body) =
+        admin_post(&server, &format!("/v1/deliveries/{id}/replay"), json!({})).await;
     assert!(status < 300, "{status} {body}");
-    eventually("the replay's attempts", Duration::from_secs(30), async || {
-        (sink.count() >= before + 4).then_some(())
-    })
+    eventually(
+        "the replay's attempts",
+        Duration::from_secs(30),
+        async || (sink.count() >= before + 4).then_some(()),
+    )
     .await;
 }
 
@@ -118,11 +131,17 @@ async fn three_nodes_share_one_queue_and_a_killed_nodes_work_is_taken_over() {
         "concurrency = 4\nretry = { schedule_secs = [0.2, 0.5, 1, 1, 1] }",
     );
     // Short leases: the killed node's work is taken over within seconds.
-    let config = format!("{config}\n[store]\nbackend = \"postgres\"\nurl = \"{url}\"\nlease_secs = 3\n");
+    let config =
+        format!("{config}\n[store]\nbackend = \"postgres\"\nurl = \"{url}\"\nlease_secs = 3\n");
     let mut nodes = Vec::new();
     for _ in 0..3 {
         nodes.push(
-            Hookwasm::start_full(&format!("secret_key = \"{PG_SECRET_KEY}\""), &config, |_| {}).await,
+            Hookwasm::start_full(
+                &format!("secret_key = \"{PG_SECRET_KEY}\""),
+                &config,
+                |_| {},
+            )
+            .await,
         );
     }
     let bases: Vec<String> = nodes.iter().map(|n| n.url("")).collect();
@@ -154,7 +173,10 @@ async fn three_nodes_share_one_queue_and_a_killed_nodes_work_is_taken_over() {
         "three nodes on PostgreSQL: {EVENTS} acknowledged, {at_kill} delivered when node 2 was killed, \
          lost 0, {duplicates} delivered twice; nodes 1 and 3 delivered {a} and {c}"
     );
-    assert!(a > 0.0 && c > 0.0, "deliveries spread over the nodes: {a} and {c}");
+    assert!(
+        a > 0.0 && c > 0.0,
+        "deliveries spread over the nodes: {a} and {c}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,10 +199,14 @@ async fn an_endpoint_created_on_one_node_is_used_by_every_node() {
     )
     .await;
     assert!(status < 300, "{status} {body}");
-    eventually("node b to know the endpoint", Duration::from_secs(5), async || {
-        let (status, _) = admin_get(&b, "/v1/endpoints/later").await;
-        (status == 200).then_some(())
-    })
+    eventually(
+        "node b to know the endpoint",
+        Duration::from_secs(5),
+        async || {
+            let (status, _) = admin_get(&b, "/v1/endpoints/later").await;
+            (status == 200).then_some(())
+        },
+    )
     .await;
     let (status, _) = b.post_signed("dodo", "msg_b", &event_body(1)).await;
     assert_eq!(status, 200);
@@ -188,10 +214,14 @@ async fn an_endpoint_created_on_one_node_is_used_by_every_node() {
     // Disabled on b: a stops delivering too.
     let (status, body) = admin_post(&b, "/v1/endpoints/later/disable", json!({})).await;
     assert!(status < 300, "{status} {body}");
-    eventually("node a to see it disabled", Duration::from_secs(5), async || {
-        let (_, e) = admin_get(&a, "/v1/endpoints/later").await;
-        (e["enabled"] == json!(false)).then_some(())
-    })
+    eventually(
+        "node a to see it disabled",
+        Duration::from_secs(5),
+        async || {
+            let (_, e) = admin_get(&a, "/v1/endpoints/later").await;
+            (e["enabled"] == json!(false)).then_some(())
+        },
+    )
     .await;
 }
 
@@ -219,7 +249,13 @@ async fn postgres_stopped_under_load_means_503_and_nothing_acknowledged_is_lost(
         for n in 0..4000 {
             let id = format!("msg_{n:05}");
             let body = event_body(n);
-            match post(&format!("{base}/webhooks/dodo"), &signed_headers(&id, now_secs(), &body), body).await {
+            match post(
+                &format!("{base}/webhooks/dodo"),
+                &signed_headers(&id, now_secs(), &body),
+                body,
+            )
+            .await
+            {
                 Ok((200, _)) => acked.push(id),
                 Ok((503, _)) => refused += 1,
                 Ok((status, body)) => panic!("{status} {body}"),
@@ -243,7 +279,10 @@ async fn postgres_stopped_under_load_means_503_and_nothing_acknowledged_is_lost(
     tokio::time::sleep(Duration::from_secs(2)).await;
     own.start_server().unwrap();
     let (acked, refused) = load.await.unwrap();
-    assert!(refused > 0, "PostgreSQL was down while posting, yet nothing was refused");
+    assert!(
+        refused > 0,
+        "PostgreSQL was down while posting, yet nothing was refused"
+    );
     let want: HashSet<String> = acked.iter().map(|id| format!("sink:{id}")).collect();
     eventually(
         "every acknowledged event delivered after PostgreSQL came back",
@@ -258,4 +297,115 @@ async fn postgres_stopped_under_load_means_503_and_nothing_acknowledged_is_lost(
         "PostgreSQL stopped under load: {} acknowledged, {refused} refused while it was down, lost 0",
         acked.len()
     );
+}
+
+/// A payment for `customer`, the `seq`-th of theirs.
+fn customer_event(customer: &str, seq: usize) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "business_id": "bus_1",
+        "type": "payment.succeeded",
+        "timestamp": "2025-01-15T23:30:12.482913Z",
+        "data": { "payment_id": format!("pay_{customer}_{seq}"), "customer": { "customer_id": customer } }
+    }))
+    .unwrap()
+}
+
+/// For each customer, the sequence numbers in the order the sink got them
+/// (retries included).
+fn per_customer(sink: &Sink) -> HashMap<String, Vec<usize>> {
+    let mut seen: HashMap<String, Vec<usize>> = HashMap::new();
+    for r in sink.received() {
+        let Some(id) = r.json()["id"].as_str().map(str::to_string) else {
+            continue;
+        };
+        // "sink:<customer>-<seq>"
+        if let Some((customer, seq)) = id.trim_start_matches("sink:").rsplit_once('-')
+            && let Ok(seq) = seq.parse()
+        {
+            seen.entry(customer.to_string()).or_default().push(seq);
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifo_per_customer_across_two_nodes_and_a_failing_customer_holds_back_only_itself() {
+    const EACH: usize = 12;
+    let Some(db) = postgres() else { return };
+    let url = fresh_database(db).await;
+    // cus_bad's first three attempts fail.
+    let bad_tries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sink = {
+        let bad_tries = bad_tries.clone();
+        Sink::start(move |r, _| {
+            let bad = r.json()["id"]
+                .as_str()
+                .is_some_and(|id| id.contains("cus_bad"));
+            if bad && bad_tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 3 {
+                (503, vec![], "not yet".into())
+            } else {
+                (200, vec![], "{}".into())
+            }
+        })
+        .await
+    };
+    let config = sink_endpoint(
+        &sink.url("/e/key"),
+        "concurrency = 8\nordering = \"fifo\"\nordering_key = \"/data/customer/customer_id\"\nretry = { schedule_secs = [1, 1, 1, 1, 1] }",
+    );
+    let a = Hookwasm::start_pg(&url, &config).await;
+    let b = Hookwasm::start_pg(&url, &config).await;
+    let customers = ["cus_bad", "cus_a", "cus_b"];
+    // Interleaved, alternating nodes, each acknowledged before the next.
+    for seq in 0..EACH {
+        for (i, customer) in customers.iter().enumerate() {
+            let node = if (seq + i) % 2 == 0 { &a } else { &b };
+            let (status, body) = node
+                .post_signed(
+                    "dodo",
+                    &format!("{customer}-{seq:03}"),
+                    &customer_event(customer, seq),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    }
+    // The good customers finish while the bad one's head is still failing.
+    let good_done = eventually(
+        "cus_a and cus_b delivered",
+        Duration::from_secs(60),
+        async || {
+            let seen = per_customer(&sink);
+            let done = |c: &str| seen.get(c).is_some_and(|s| s.len() >= EACH);
+            (done("cus_a") && done("cus_b")).then_some(seen)
+        },
+    )
+    .await;
+    let bad_so_far = good_done.get("cus_bad").cloned().unwrap_or_default();
+    assert!(
+        bad_so_far.iter().all(|s| *s == 0),
+        "while its head fails, none of cus_bad's later payments went: {bad_so_far:?}"
+    );
+    let seen = eventually("cus_bad delivered", Duration::from_secs(90), async || {
+        let seen = per_customer(&sink);
+        (seen
+            .get("cus_bad")
+            .is_some_and(|s| s.iter().filter(|n| **n == EACH - 1).count() == 1))
+        .then_some(seen)
+    })
+    .await;
+    for customer in customers {
+        let order = &seen[customer];
+        assert!(
+            order.windows(2).all(|w| w[0] <= w[1]),
+            "{customer}: one at a time, in order: {order:?}"
+        );
+        let mut distinct = order.clone();
+        distinct.dedup();
+        assert_eq!(
+            distinct,
+            (0..EACH).collect::<Vec<_>>(),
+            "{customer}: every payment"
+        );
+    }
 }

@@ -737,10 +737,12 @@ pub fn postgres() -> Option<&'static hookwasm::store::pg_store::testdb::TestDb> 
     static SERVER: std::sync::OnceLock<Option<hookwasm::store::pg_store::testdb::TestDb>> =
         std::sync::OnceLock::new();
     SERVER
-        .get_or_init(|| match hookwasm::store::pg_store::testdb::TestDb::start() {
-            Ok(db) => db,
-            Err(e) => panic!("starting PostgreSQL for the tests: {e}"),
-        })
+        .get_or_init(
+            || match hookwasm::store::pg_store::testdb::TestDb::start() {
+                Ok(db) => db,
+                Err(e) => panic!("starting PostgreSQL for the tests: {e}"),
+            },
+        )
         .as_ref()
 }
 
@@ -767,11 +769,15 @@ pub fn pg_store_table(url: &str) -> String {
     format!("\n[store]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 8\n")
 }
 
+/// Whether the suite runs on PostgreSQL (`HOOKWASM_TEST_STORE=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("HOOKWASM_TEST_STORE").as_deref() == Ok("postgres")
+}
+
 /// With `HOOKWASM_TEST_STORE=postgres`, a config that has no `[store]` of its
 /// own gets a fresh database (and the `[server] secret_key` that requires).
 async fn on_postgres_if_asked<'a>(server_extra: &'a str, rest: &'a str) -> (String, String) {
-    let asked = std::env::var("HOOKWASM_TEST_STORE").as_deref() == Ok("postgres");
-    if !asked || rest.contains("[store]") {
+    if !on_postgres() || rest.contains("[store]") {
         return (server_extra.to_string(), rest.to_string());
     }
     let db = postgres().expect("HOOKWASM_TEST_STORE=postgres needs PostgreSQL");
@@ -781,7 +787,10 @@ async fn on_postgres_if_asked<'a>(server_extra: &'a str, rest: &'a str) -> (Stri
     } else {
         format!("secret_key = \"{PG_SECRET_KEY}\"\n")
     };
-    (format!("{key}{server_extra}"), format!("{rest}\n{}", pg_store_table(&url)))
+    (
+        format!("{key}{server_extra}"),
+        format!("{rest}\n{}", pg_store_table(&url)),
+    )
 }
 
 impl Hookwasm {

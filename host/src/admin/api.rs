@@ -114,6 +114,11 @@ pub struct EndpointView {
     pub concurrency: u32,
     pub timeout_secs: u64,
     pub allow_private_destinations: bool,
+    /// `fifo` or `none`.
+    pub ordering: String,
+    /// The JSON pointer a FIFO endpoint's deliveries are keyed by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transformation: Option<TransformationRef>,
     /// The Standard Webhooks secret requests are signed with, masked.

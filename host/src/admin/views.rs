@@ -12,7 +12,7 @@ use super::api::*;
 use crate::catalog::spec::AuthSpec;
 use crate::catalog::{EndpointEntry, SourceEntry};
 use crate::delivery::{Activity, LaneStatus};
-use crate::model::{Attempt, Counts, Delivery, Endpoint, Event, Millis, OutboundRequest};
+use crate::model::{Attempt, Counts, Delivery, Endpoint, Event, Millis, Ordering, OutboundRequest};
 
 pub fn time(ms: Millis) -> String {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
@@ -130,6 +130,14 @@ pub fn endpoint(entry: &EndpointEntry, live: EndpointState) -> EndpointView {
         concurrency: e.concurrency,
         timeout_secs: e.timeout.as_secs(),
         allow_private_destinations: e.allow_private_destinations,
+        ordering: match e.ordering {
+            Ordering::Unordered => "none".into(),
+            Ordering::Fifo { .. } => "fifo".into(),
+        },
+        ordering_key: match &e.ordering {
+            Ordering::Fifo { key } => key.clone(),
+            Ordering::Unordered => None,
+        },
         transformation: e.transformation.as_ref().map(|t| TransformationRef {
             version: t.version,
             sha256: t.sha256.clone(),

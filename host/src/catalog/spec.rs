@@ -74,6 +74,15 @@ pub struct EndpointSpec {
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_private_destinations: Option<bool>,
+    /// `"fifo"`: deliveries with the same `ordering_key` go out one at a
+    /// time, in ingest order; a failing one holds back only its own key.
+    /// `"none"` (the default): in parallel, up to `concurrency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering: Option<String>,
+    /// A JSON pointer into the payload (`/data/customer/customer_id`) whose
+    /// value is the FIFO key; without it the whole endpoint is one sequence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering_key: Option<String>,
     /// Mutual TLS: the client certificate (and a private CA).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsSpec>,

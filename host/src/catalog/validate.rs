@@ -11,8 +11,8 @@ use std::time::Duration;
 use super::spec::{AuthSpec, EndpointSpec, RetrySpec, SourceSpec};
 use crate::config::{ExpandError, expand_tracking};
 use crate::model::{
-    Auth, ClientTls, Endpoint, EventTypes, JS_ENGINE, Limits, OAuth2, PluginInfo, RetryPolicy,
-    Source, Transformation,
+    Auth, ClientTls, Endpoint, EventTypes, JS_ENGINE, Limits, OAuth2, Ordering, PluginInfo,
+    RetryPolicy, Source, Transformation,
 };
 use crate::signature::{Secret, SourceKind, Verifier};
 
@@ -437,6 +437,31 @@ pub fn endpoint(spec: &EndpointSpec, cx: &Context<'_>, report: &mut Report) -> O
         report.problem("timeout_secs", "must be between 1 and 300");
     }
     let transformation = transformation(spec, &plugin_name, cx, report);
+    let ordering = match (spec.ordering.as_deref(), &spec.ordering_key) {
+        (None | Some("none"), None) => Ordering::Unordered,
+        (None | Some("none"), Some(_)) => {
+            report.problem("ordering_key", "needs ordering = \"fifo\"");
+            Ordering::Unordered
+        }
+        (Some("fifo"), key) => {
+            if let Some(k) = key
+                && !k.starts_with('/')
+            {
+                report.problem(
+                    "ordering_key",
+                    format!("{k:?} is not a JSON pointer; it starts with /, e.g. \"/data/customer/customer_id\""),
+                );
+            }
+            Ordering::Fifo { key: key.clone() }
+        }
+        (Some(other), _) => {
+            report.problem(
+                "ordering",
+                format!("{other:?} is not an ordering (\"fifo\" or \"none\")"),
+            );
+            Ordering::Unordered
+        }
+    };
 
     let disabled = if spec.enabled == Some(false) {
         Some("enabled = false in the config".to_string())
@@ -474,6 +499,7 @@ pub fn endpoint(spec: &EndpointSpec, cx: &Context<'_>, report: &mut Report) -> O
         transformation,
         signing_secrets,
         tls,
+        ordering,
         disabled,
         from_env: from_env
             .into_iter()

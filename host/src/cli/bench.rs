@@ -49,6 +49,14 @@ pub struct BenchArgs {
     /// figures: on a shared machine one run can be far off the next.
     #[arg(long, default_value_t = 1)]
     runs: usize,
+    /// The store: `sled` (default), `postgres` (a private PostgreSQL server
+    /// started for the benchmark from the machine's `initdb`/`pg_ctl`,
+    /// fsync on), or a `postgres://` URL of a database to use.
+    #[arg(long, default_value = "sled")]
+    store: String,
+    /// Servers sharing the PostgreSQL store; posts are spread over them.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
 }
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -67,11 +75,30 @@ const SUMMARISED: [&str; 9] = [
 ];
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    if args.events == 0 || args.concurrency == 0 || args.runs == 0 {
+    if args.events == 0 || args.concurrency == 0 || args.runs == 0 || args.nodes == 0 {
         return Err(super::usage(
-            "--events, --concurrency and --runs must be at least 1",
+            "--events, --concurrency, --runs and --nodes must be at least 1",
         ));
     }
+    let private_server;
+    let store = match args.store.as_str() {
+        "sled" if args.nodes > 1 => {
+            return Err(super::usage(
+                "--nodes needs a shared store: --store postgres (or a postgres:// URL)",
+            ));
+        }
+        "sled" => None,
+        "postgres" => {
+            private_server = hookwasm::store::pg_store::testdb::TestDb::start()
+                .map_err(|e| anyhow!("starting a private PostgreSQL: {e}"))?
+                .ok_or_else(|| anyhow!("--store postgres needs PostgreSQL's initdb and pg_ctl (Debian's postgresql package), or give a postgres:// URL"))?;
+            Some(Store::Private(&private_server))
+        }
+        url => {
+            hookwasm::store::postgres_url(url).map_err(|e| super::usage(format!("--store {e}")))?;
+            Some(Store::Url(url.to_string()))
+        }
+    };
     let mut reports = Vec::new();
     for n in 1..=args.runs {
         // A kept `--dir` gets a directory per run: each server starts fresh.
@@ -79,7 +106,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             Some(d) if args.runs > 1 => Some(d.join(format!("run-{n}"))),
             other => other.clone(),
         };
-        let report = run_once(&args, dir.as_deref()).await?;
+        let url = match &store {
+            None => None,
+            Some(Store::Url(url)) => Some(url.clone()),
+            Some(Store::Private(db)) => Some(fresh_database(&db.url()).await?),
+        };
+        let report = run_once(&args, dir.as_deref(), url.as_deref()).await?;
         if args.runs > 1 {
             let figures: Vec<String> = SUMMARISED
                 .iter()
@@ -147,11 +179,78 @@ fn summarise(
     (median, min, max)
 }
 
-/// One benchmark against a fresh server, its data kept in `dir` if given;
-/// its report.
+enum Store<'a> {
+    Private(&'a hookwasm::store::pg_store::testdb::TestDb),
+    Url(String),
+}
+
+/// A new database on the server of `url` (the superuser's): its URL.
+async fn fresh_database(url: &str) -> anyhow::Result<String> {
+    let name = format!("bench_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let driver = tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await?;
+    drop(client);
+    let _ = driver.await;
+    let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
+    Ok(format!("{base}/{name}"))
+}
+
+/// What PostgreSQL did: its WAL position, its transactions, and the CPU
+/// time of every `postgres` process on this machine.
+struct PgReading {
+    wal: i64,
+    transactions: i64,
+    cpu: Option<f64>,
+}
+
+async fn pg_reading(url: &str) -> anyhow::Result<PgReading> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let driver = tokio::spawn(connection);
+    let row = client
+        .query_one(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::int8,
+                    (SELECT (xact_commit + xact_rollback)::int8 FROM pg_stat_database
+                     WHERE datname = current_database())",
+            &[],
+        )
+        .await?;
+    drop(client);
+    let _ = driver.await;
+    Ok(PgReading {
+        wal: row.try_get(0)?,
+        transactions: row.try_get(1)?,
+        cpu: postgres_cpu_secs(),
+    })
+}
+
+fn postgres_cpu_secs() -> Option<f64> {
+    let mut total = 0.0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "postgres" {
+            total += cpu_secs(pid).unwrap_or(0.0);
+        }
+    }
+    Some(total)
+}
+
+/// One benchmark against fresh servers (one, or `--nodes` on a shared
+/// PostgreSQL store at `store`), their data kept in `dir` if given; its
+/// report.
 async fn run_once(
     args: &BenchArgs,
     dir: Option<&std::path::Path>,
+    store: Option<&str>,
 ) -> anyhow::Result<serde_json::Value> {
     let temp;
     let dir = match dir {
@@ -167,18 +266,47 @@ async fn run_once(
 
     let delivered = Arc::new(AtomicU64::new(0));
     let (sink, _sink_task) = start_sink(delivered.clone()).await?;
-    let ingest = free_addr()?;
-    let admin = free_addr()?;
-    let config = dir.join("hookwasm.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
+    let store_table = match store {
+        Some(url) => format!(
+            "\n[store]\nbackend = \"postgres\"\nurl = {}\n",
+            toml_string(url)
+        ),
+        None => String::new(),
+    };
+    let secret_key = match store {
+        // Every node seals stored secrets with the same key.
+        Some(_) => {
+            "secret_key = \"5c1f0e3d2b4a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0\""
+        }
+        None => "",
+    };
+    let exe = std::env::current_exe().context("finding the hookwasm binary")?;
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(args.concurrency)
+        .build_http();
+    let mut children = Vec::new();
+    let mut ingests = Vec::new();
+    for node in 0..args.nodes {
+        let dir = if args.nodes > 1 {
+            let d = dir.join(format!("node-{node}"));
+            std::fs::create_dir_all(&d)?;
+            d
+        } else {
+            dir.clone()
+        };
+        let ingest = free_addr()?;
+        let admin = free_addr()?;
+        let config = dir.join("hookwasm.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"
 [server]
 listen = "{ingest}"
 data_dir = "data"
 cache_dir = {cache}
 allow_private_destinations = true
+{secret_key}
 
 [admin]
 listen = "{admin}"
@@ -195,39 +323,43 @@ events = ["*"]
 url = "http://{sink}/e/bench-key"
 concurrency = {concurrency}
 retry = {{ schedule_secs = [0.2, 1, 2] }}
-"#,
-            plugin = toml_string(&args.plugin),
-            concurrency = args.delivery_concurrency,
-            // Compiled plugins survive between runs (in the cache the
-            // `plugin` commands use): start-up is not measured.
-            cache = toml_string(
-                &super::plugin::default_cache_dir()
-                    .unwrap_or_else(|| std::env::temp_dir().join("hookwasm-bench-cache"))
-                    .display()
-                    .to_string()
+{store_table}"#,
+                plugin = toml_string(&args.plugin),
+                concurrency = args.delivery_concurrency,
+                // Compiled plugins survive between runs (in the cache the
+                // `plugin` commands use): start-up is not measured.
+                cache = toml_string(
+                    &super::plugin::default_cache_dir()
+                        .unwrap_or_else(|| std::env::temp_dir().join("hookwasm-bench-cache"))
+                        .display()
+                        .to_string()
+                ),
             ),
-        ),
-    )?;
-    let exe = std::env::current_exe().context("finding the hookwasm binary")?;
-    let child = std::process::Command::new(exe)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .current_dir(&dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("starting hookwasm serve")?;
-    let mut child = KillOnDrop(child);
-    let pid = child.0.id();
-    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(args.concurrency)
-        .build_http();
-    wait_ready(&client, admin, &mut child.0).await?;
+        )?;
+        let child = std::process::Command::new(&exe)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .current_dir(&dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting hookwasm serve")?;
+        let mut child = KillOnDrop(child);
+        wait_ready(&client, admin, &mut child.0).await?;
+        children.push(child);
+        ingests.push(ingest);
+    }
+    let pids: Vec<u32> = children.iter().map(|c| c.0.id()).collect();
+    let servers_cpu = || -> Option<f64> { pids.iter().map(|p| cpu_secs(&p.to_string())).sum() };
     // Measured from here: compiling plugins on a cold cache is start-up.
-    let server_cpu_at_start = cpu_secs(&pid.to_string());
+    let server_cpu_at_start = servers_cpu();
     let load_cpu_at_start = cpu_secs("self");
-    let rss_since_ready = reset_peak_rss(pid);
+    let rss_since_ready = pids.iter().all(|p| reset_peak_rss(*p));
+    let pg_at_start = match store {
+        Some(url) => Some(pg_reading(url).await?),
+        None => None,
+    };
 
     let secret = Secret::parse(&hookwasm::signature::SourceKind::StandardWebhooks, SECRET)
         .map_err(|e| anyhow!("{e}"))?;
@@ -240,23 +372,31 @@ retry = {{ schedule_secs = [0.2, 1, 2] }}
     let bodies: Vec<(String, Bytes)> = (0..args.events).map(|i| event(run, i)).collect();
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicU64::new(0));
-    let url: Arc<str> = format!("http://{ingest}/webhooks/dodo").into();
+    let urls: Vec<Arc<str>> = ingests
+        .iter()
+        .map(|ingest| Arc::from(format!("http://{ingest}/webhooks/dodo")))
+        .collect();
     eprintln!(
-        "posting {} signed events of {} bytes at concurrency {} to {} ({} plugin)",
+        "posting {} signed events of {} bytes at concurrency {} to {} node(s) on {} ({} plugin)",
         args.events,
         bodies[0].1.len(),
         args.concurrency,
-        ingest,
+        args.nodes,
+        if store.is_some() {
+            "PostgreSQL"
+        } else {
+            "sled"
+        },
         args.plugin
     );
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..args.concurrency {
+    for w in 0..args.concurrency {
         let (client, bodies, next, url, secret) = (
             client.clone(),
             bodies.clone(),
             next.clone(),
-            url.clone(),
+            urls[w % urls.len()].clone(),
             secret.clone(),
         );
         workers.spawn(async move {
@@ -305,11 +445,23 @@ retry = {{ schedule_secs = [0.2, 1, 2] }}
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let delivered_in = started.elapsed();
-    let rss = peak_rss_mb(pid);
-    let server_cpu = since(server_cpu_at_start, cpu_secs(&pid.to_string()));
+    let rss = pids.iter().filter_map(|p| peak_rss_mb(*p)).reduce(f64::max);
+    let server_cpu = since(server_cpu_at_start, servers_cpu());
     let load_cpu = since(load_cpu_at_start, cpu_secs("self"));
     let disk = dir_size(&dir.join("data"));
-    drop(child);
+    let postgres = match (store, pg_at_start) {
+        (Some(url), Some(start)) => {
+            let end = pg_reading(url).await?;
+            let per_event = |v: i64| (v as f64 / args.events as f64 * 100.0).round() / 100.0;
+            json!({
+                "cpu_secs": since(start.cpu, end.cpu),
+                "wal_bytes_per_event": per_event(end.wal - start.wal),
+                "transactions_per_event": per_event(end.transactions - start.transactions),
+            })
+        }
+        _ => json!(null),
+    };
+    drop(children);
 
     latencies.sort();
     // Nearest rank: the smallest latency that at least `p` of them reach.
@@ -321,6 +473,9 @@ retry = {{ schedule_secs = [0.2, 1, 2] }}
     let report = json!({
         "events": args.events,
         "concurrency": args.concurrency,
+        "store": if store.is_some() { "postgres" } else { "sled" },
+        "nodes": args.nodes,
+        "postgres": postgres,
         "plugin": args.plugin,
         "acknowledged_per_sec": (args.events as f64 / acked_in.as_secs_f64()).round(),
         "delivered_per_sec": (args.events as f64 / delivered_in.as_secs_f64()).round(),
@@ -333,11 +488,13 @@ retry = {{ schedule_secs = [0.2, 1, 2] }}
         },
         "drain_after_last_ack_ms": ms(delivered_in - acked_in),
         "total_secs": delivered_in.as_secs_f64(),
+        // The largest of the nodes'.
         "server_peak_rss_mb": rss,
         // False where the kernel would not reset the peak: it then
         // includes start-up.
         "server_peak_rss_since_ready": rss_since_ready,
-        // CPU time, a steadier measure than rates on a shared machine.
+        // CPU time, a steadier measure than rates on a shared machine (all
+        // nodes together).
         "server_cpu_secs": server_cpu,
         "load_tool_and_sink_cpu_secs": load_cpu,
         "data_dir_mb": disk as f64 / 1e6,

@@ -75,6 +75,8 @@ pub struct Endpoint {
     pub tls: Option<ClientTls>,
     /// The endpoint's JavaScript handler, when it runs on the `js` plugin.
     pub transformation: Option<Arc<Transformation>>,
+    /// How its deliveries are ordered.
+    pub ordering: Ordering,
     /// Why the endpoint is off by configuration (unset secret, `enabled =
     /// false`). Runtime disabling (HTTP 410, the admin API) is in the store.
     pub disabled: Option<String>,
@@ -358,6 +360,43 @@ impl Transformation {
             sha256,
             version: 0,
             file,
+        }
+    }
+}
+
+/// How an endpoint's deliveries are ordered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Ordering {
+    /// In parallel, up to the endpoint's concurrency.
+    #[default]
+    Unordered,
+    /// One at a time per key, in ingest order: the key is the payload's
+    /// value at this JSON pointer (`None`: one sequence for the endpoint).
+    Fifo { key: Option<String> },
+}
+
+impl Endpoint {
+    /// Where ingest sends an event for this endpoint: for a FIFO endpoint,
+    /// with the key read from the payload (`payload` parses it, on demand;
+    /// a key missing from the payload is the empty key).
+    pub fn route(&self, payload: &mut dyn FnMut() -> Option<serde_json::Value>) -> super::Route {
+        let ordering_key = match &self.ordering {
+            Ordering::Unordered => None,
+            Ordering::Fifo { key: None } => Some(String::new()),
+            Ordering::Fifo { key: Some(pointer) } => Some(
+                payload()
+                    .and_then(|v| {
+                        v.pointer(pointer).map(|k| match k {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                    })
+                    .unwrap_or_default(),
+            ),
+        };
+        super::Route {
+            endpoint: self.id.clone(),
+            ordering_key,
         }
     }
 }

@@ -114,6 +114,28 @@ pub struct Delivery {
     /// The plugin (name@version) that produced the stored request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transformed_by: Option<String>,
+    /// For an endpoint with `ordering = "fifo"`: deliveries with the same
+    /// key go out one at a time, in id (ingest) order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering_key: Option<String>,
+}
+
+/// Where ingest sends an event: an endpoint, and for an endpoint with
+/// `ordering = "fifo"` the key its delivery is ordered by (`""`: the whole
+/// endpoint is one sequence).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub endpoint: String,
+    pub ordering_key: Option<String>,
+}
+
+impl From<&str> for Route {
+    fn from(endpoint: &str) -> Route {
+        Route {
+            endpoint: endpoint.to_string(),
+            ordering_key: None,
+        }
+    }
 }
 
 /// One try at sending a delivery's request.

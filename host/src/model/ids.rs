@@ -17,6 +17,19 @@ pub fn now_ms() -> Millis {
         .unwrap_or(0)
 }
 
+/// The next id of this process's monotonic ULID generator.
+fn monotonic() -> Ulid {
+    static GENERATOR: std::sync::Mutex<ulid::Generator> =
+        std::sync::Mutex::new(ulid::Generator::new());
+    // Overflow of the random part within one millisecond (2^80 ids) cannot
+    // happen in practice; a fresh id is still unique then.
+    GENERATOR
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .generate()
+        .unwrap_or_else(|_| Ulid::new())
+}
+
 macro_rules! id_type {
     ($name:ident, $prefix:literal) => {
         /// A time-ordered id (a ULID), shown with a type prefix.
@@ -26,8 +39,12 @@ macro_rules! id_type {
         impl $name {
             pub const PREFIX: &'static str = $prefix;
 
+            /// Strictly increasing within this process (a monotonic
+            /// ULID: the same millisecond increments the random part), so
+            /// ids made one after another sort in that order — which FIFO
+            /// endpoints deliver in.
             pub fn new() -> Self {
-                $name(Ulid::new())
+                $name(monotonic())
             }
 
             /// An id minted at `ms` (used for range bounds).

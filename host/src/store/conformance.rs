@@ -23,6 +23,7 @@ pub async fn run(open: Open<'_>) {
     cancel_pending_ends_only_that_endpoints_pending(open).await;
     records_states_and_audit(open).await;
     ingest_signals_the_endpoints_lanes(open).await;
+    fifo_goes_one_at_a_time_per_key_in_ingest_order(open).await;
 }
 
 fn event(webhook_id: &str, at: Millis) -> Event {
@@ -39,8 +40,8 @@ fn event(webhook_id: &str, at: Millis) -> Event {
 const WINDOW: Duration = Duration::from_secs(3600);
 const LEASE: Duration = Duration::from_secs(90);
 
-fn endpoints(ids: &[&str]) -> Vec<String> {
-    ids.iter().map(|s| s.to_string()).collect()
+fn endpoints(ids: &[&str]) -> Vec<Route> {
+    ids.iter().map(|s| Route::from(*s)).collect()
 }
 
 async fn ingest_is_stored_deduplicated_and_listed(open: Open<'_>) {
@@ -516,4 +517,118 @@ async fn ingest_signals_the_endpoints_lanes(open: Open<'_>) {
     tokio::time::timeout(Duration::from_secs(5), woken)
         .await
         .expect("the lane's signal after an ingest");
+}
+
+async fn fifo_goes_one_at_a_time_per_key_in_ingest_order(open: Open<'_>) {
+    let (store, _keep) = open();
+    let now = now_ms();
+    let route = |key: &str| Route {
+        endpoint: "f".into(),
+        ordering_key: Some(key.into()),
+    };
+    // Interleaved keys, all in the same millisecond: ingest order is id order.
+    let mut of_key: std::collections::HashMap<&str, Vec<EventId>> = Default::default();
+    for (n, key) in ["k1", "k2", "k1", "k2", "k1"].iter().enumerate() {
+        let id = store
+            .ingest(
+                event(&format!("fifo_{n}"), now),
+                b"{}",
+                &[route(key)],
+                WINDOW,
+            )
+            .await
+            .unwrap()
+            .event_id;
+        of_key.entry(key).or_default().push(id);
+    }
+    let claim = |at: Millis| {
+        let store = store.clone();
+        async move {
+            let mut got: Vec<(EventId, DeliveryId)> = store
+                .claim("f", at, 10, LEASE)
+                .await
+                .unwrap()
+                .work
+                .iter()
+                .map(|w| (w.delivery.event_id, w.delivery.id))
+                .collect();
+            got.sort();
+            got
+        }
+    };
+    let first = claim(now).await;
+    let mut heads = vec![of_key["k1"][0], of_key["k2"][0]];
+    heads.sort();
+    assert_eq!(
+        first.iter().map(|(e, _)| *e).collect::<Vec<_>>(),
+        heads,
+        "only the first of each key"
+    );
+    assert!(claim(now).await.is_empty(), "the rest wait for their heads");
+    let delivery_of = |event: EventId| first.iter().find(|(e, _)| *e == event).map(|(_, d)| *d);
+    // k1's head fails and retries in a minute: it holds back k1 only.
+    store
+        .finish(
+            delivery_of(of_key["k1"][0]).unwrap(),
+            None,
+            None,
+            Next::Retry {
+                at: now + 60_000,
+                reason: "HTTP 503".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    store
+        .finish(
+            delivery_of(of_key["k2"][0]).unwrap(),
+            None,
+            None,
+            Next::Delivered,
+            now,
+        )
+        .await
+        .unwrap();
+    let next = claim(now).await;
+    assert_eq!(
+        next.iter().map(|(e, _)| *e).collect::<Vec<_>>(),
+        [of_key["k2"][1]],
+        "k2 moves on; k1 waits for its failing head"
+    );
+    store
+        .finish(next[0].1, None, None, Next::Delivered, now)
+        .await
+        .unwrap();
+    // The retry comes due: k1's head again, then (dead) the next of k1.
+    let retry = claim(now + 60_000).await;
+    assert_eq!(
+        retry.iter().map(|(e, _)| *e).collect::<Vec<_>>(),
+        [of_key["k1"][0]]
+    );
+    store
+        .finish(
+            retry[0].1,
+            None,
+            None,
+            Next::Dead {
+                reason: "HTTP 400".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    for want in &of_key["k1"][1..] {
+        let got = claim(now + 60_000).await;
+        assert_eq!(
+            got.iter().map(|(e, _)| *e).collect::<Vec<_>>(),
+            [*want],
+            "in ingest order"
+        );
+        store
+            .finish(got[0].1, None, None, Next::Delivered, now)
+            .await
+            .unwrap();
+    }
+    assert!(claim(now + 60_000).await.is_empty());
 }

@@ -127,14 +127,14 @@ impl<T: EventLog + Queue + Records + Send + Sync + 'static> Store for T {}
 /// Events as received: durable before they are acknowledged.
 #[async_trait::async_trait]
 pub trait EventLog: Send + Sync {
-    /// Stores `event`, its payload and one pending delivery per endpoint,
+    /// Stores `event`, its payload and one pending delivery per route,
     /// atomically, and returns once they are durable — unless the same
     /// (source, webhook-id) was stored within `dedupe_window`.
     async fn ingest(
         &self,
         event: Event,
         payload: &[u8],
-        endpoints: &[String],
+        endpoints: &[Route],
         dedupe_window: Duration,
     ) -> Result<Ingested>;
 

@@ -208,7 +208,9 @@ pub(crate) async fn send_sample(
         .ingest(
             event,
             sample.as_bytes(),
-            std::slice::from_ref(&id),
+            &[entry
+                .endpoint
+                .route(&mut || serde_json::from_str(&sample).ok())],
             admin.config.server.dedupe_window,
         )
         .await?;

@@ -22,7 +22,7 @@ const IN_FLIGHT: usize = 4;
 pub struct IngestJob {
     pub event: Event,
     pub payload: Vec<u8>,
-    pub endpoints: Vec<String>,
+    pub endpoints: Vec<Route>,
     pub window_ms: u64,
     pub reply: oneshot::Sender<Result<Ingested>>,
 }
@@ -52,8 +52,8 @@ pub fn start(pool: Pool, shared: Arc<Shared>) -> mpsc::UnboundedSender<IngestJob
                     Ok(answers) => {
                         for (job, answer) in batch.into_iter().zip(answers) {
                             if !answer.duplicate {
-                                for endpoint in &job.endpoints {
-                                    shared.signal(endpoint);
+                                for route in &job.endpoints {
+                                    shared.signal(&route.endpoint);
                                 }
                             }
                             let _ = job.reply.send(Ok(answer));
@@ -123,7 +123,10 @@ async fn commit(pool: &Pool, batch: &[IngestJob]) -> Result<Vec<Ingested>> {
         .await
         .map_err(pg_error)?;
     let won = tx
-        .query(&dedupe, &[&sources, &webhook_ids, &id_refs, &received, &until])
+        .query(
+            &dedupe,
+            &[&sources, &webhook_ids, &id_refs, &received, &until],
+        )
         .await
         .map_err(pg_error)?;
     let mut new: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
@@ -143,7 +146,10 @@ async fn commit(pool: &Pool, batch: &[IngestJob]) -> Result<Vec<Ingested>> {
         .filter(|id| new.contains(*id))
         .collect();
     let e_sources: Vec<&str> = winners.iter().map(|j| j.event.source.as_str()).collect();
-    let e_webhooks: Vec<&str> = winners.iter().map(|j| j.event.webhook_id.as_str()).collect();
+    let e_webhooks: Vec<&str> = winners
+        .iter()
+        .map(|j| j.event.webhook_id.as_str())
+        .collect();
     let e_types: Vec<&str> = winners
         .iter()
         .map(|j| j.event.event_type.as_str())
@@ -158,12 +164,14 @@ async fn commit(pool: &Pool, batch: &[IngestJob]) -> Result<Vec<Ingested>> {
     let mut d_events: Vec<&[u8]> = Vec::new();
     let mut d_endpoints: Vec<&str> = Vec::new();
     let mut d_at: Vec<i64> = Vec::new();
+    let mut d_keys: Vec<Option<&str>> = Vec::new();
     for (job, id) in winners.iter().zip(&e_ids) {
-        for endpoint in &job.endpoints {
+        for route in &job.endpoints {
             d_ids.push(DeliveryId::new().bytes());
             d_events.push(id);
-            d_endpoints.push(endpoint);
+            d_endpoints.push(&route.endpoint);
             d_at.push(ms(job.event.received_at));
+            d_keys.push(route.ordering_key.as_deref());
         }
     }
     let d_id_refs: Vec<&[u8]> = d_ids.iter().map(|b| &b[..]).collect();
@@ -178,9 +186,21 @@ async fn commit(pool: &Pool, batch: &[IngestJob]) -> Result<Vec<Ingested>> {
     let l_sources: Vec<&str> = lost.iter().map(|j| j.event.source.as_str()).collect();
     let l_webhooks: Vec<&str> = lost.iter().map(|j| j.event.webhook_id.as_str()).collect();
     type P<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
-    let params: [P; 13] = [
-        &e_ids, &e_sources, &e_webhooks, &e_types, &e_received, &e_headers, &e_payloads,
-        &d_id_refs, &d_events, &d_endpoints, &d_at, &l_sources, &l_webhooks,
+    let params: [P; 14] = [
+        &e_ids,
+        &e_sources,
+        &e_webhooks,
+        &e_types,
+        &e_received,
+        &e_headers,
+        &e_payloads,
+        &d_id_refs,
+        &d_events,
+        &d_endpoints,
+        &d_at,
+        &l_sources,
+        &l_webhooks,
+        &d_keys,
     ];
     // One statement: the events, their deliveries (the foreign key is
     // checked at its end), and for the losers which event they repeat and
@@ -193,9 +213,11 @@ async fn commit(pool: &Pool, batch: &[IngestJob]) -> Result<Vec<Ingested>> {
                 FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::bytea[])
                      AS x(i, s, w, t, r, h, p)),
              d AS (
-                INSERT INTO deliveries (id, event_id, endpoint, status, created_at, updated_at, next_attempt_at)
-                SELECT i, e, n, 'pending', t, t, t
-                FROM unnest($8::bytea[], $9::bytea[], $10::text[], $11::int8[]) AS x(i, e, n, t))
+                INSERT INTO deliveries (id, event_id, endpoint, status, created_at, updated_at,
+                                        next_attempt_at, ordering_key)
+                SELECT i, e, n, 'pending', t, t, t, k
+                FROM unnest($8::bytea[], $9::bytea[], $10::text[], $11::int8[], $14::text[])
+                     AS x(i, e, n, t, k))
              SELECT x.s, x.w, w.event_id,
                     (SELECT count(*) FROM deliveries d WHERE d.event_id = w.event_id)
              FROM unnest($12::text[], $13::text[]) AS x(s, w)

@@ -50,7 +50,9 @@ pub const SCHEMA: &str = "hookwasm";
 /// the error never repeats the URL, which may hold a password.
 pub fn postgres_url(url: &str) -> Result<tokio_postgres::Config, String> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-        return Err("must be a postgres:// URL, e.g. postgres://hookwasm@127.0.0.1/hookwasm".into());
+        return Err(
+            "must be a postgres:// URL, e.g. postgres://hookwasm@127.0.0.1/hookwasm".into(),
+        );
     }
     url.parse::<tokio_postgres::Config>()
         .map_err(|e| format!("is not a valid PostgreSQL URL: {e}"))
@@ -81,13 +83,23 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn signal(&self, endpoint: &str) {
-        if let Some(s) = self.signals.lock().unwrap_or_else(|p| p.into_inner()).get(endpoint) {
+        if let Some(s) = self
+            .signals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(endpoint)
+        {
             s.notify_one();
         }
     }
 
     fn signal_all(&self) {
-        for s in self.signals.lock().unwrap_or_else(|p| p.into_inner()).values() {
+        for s in self
+            .signals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+        {
             s.notify_one();
         }
     }
@@ -162,7 +174,10 @@ fn pool(config: &tokio_postgres::Config, size: usize) -> Result<Pool> {
 }
 
 /// `config` with `-c name=value` settings added to its startup options.
-fn with_settings(config: &tokio_postgres::Config, settings: &[(&str, &str)]) -> tokio_postgres::Config {
+fn with_settings(
+    config: &tokio_postgres::Config,
+    settings: &[(&str, &str)],
+) -> tokio_postgres::Config {
     let mut options = config.get_options().unwrap_or_default().to_string();
     for (name, value) in settings {
         options.push_str(&format!(" -c {name}={value}"));
@@ -184,7 +199,8 @@ impl PgStore {
 
     /// As `open`, with the tables in `schema` (tests: one schema per case).
     pub async fn open_in(url: &str, pool_size: usize, schema: &str) -> Result<PgStore> {
-        let mut config = postgres_url(url).map_err(|e| StoreError::Storage(format!("store.url {e}")))?;
+        let mut config =
+            postgres_url(url).map_err(|e| StoreError::Storage(format!("store.url {e}")))?;
         if config.get_application_name().is_none() {
             config.application_name("hookwasm");
         }
@@ -311,7 +327,7 @@ impl EventLog for PgStore {
         &self,
         event: Event,
         payload: &[u8],
-        endpoints: &[String],
+        endpoints: &[Route],
         dedupe_window: Duration,
     ) -> Result<Ingested> {
         let (reply, answer) = oneshot::channel();
@@ -334,7 +350,10 @@ impl EventLog for PgStore {
         // Every write through `durable` is committed synchronously; the
         // lazy ones are flushed by a synchronous commit of anything.
         let client = self.durable().await?;
-        let done = client.batch_execute("SELECT txid_current()").await.map_err(pg_error);
+        let done = client
+            .batch_execute("SELECT txid_current()")
+            .await
+            .map_err(pg_error);
         self.track(done)
     }
 
@@ -368,7 +387,10 @@ impl EventLog for PgStore {
     async fn payload(&self, id: EventId) -> Result<Option<Vec<u8>>> {
         let client = self.lazy().await?;
         let row = client
-            .query_opt("SELECT payload FROM events WHERE id = $1", &[&&id.bytes()[..]])
+            .query_opt(
+                "SELECT payload FROM events WHERE id = $1",
+                &[&&id.bytes()[..]],
+            )
             .await
             .map_err(pg_error);
         match self.track(row)? {
@@ -384,7 +406,10 @@ impl EventLog for PgStore {
             hi = hi.min(cursor.bytes());
         }
         let limit = query.limit.max(1);
-        let mut sql = format!("SELECT {} FROM events WHERE id >= $1 AND id < $2", rows::EVENT);
+        let mut sql = format!(
+            "SELECT {} FROM events WHERE id >= $1 AND id < $2",
+            rows::EVENT
+        );
         let mut params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> =
             vec![Box::new(lo.to_vec()), Box::new(hi.to_vec())];
         if let Some(source) = &query.source {
@@ -446,7 +471,11 @@ impl EventLog for PgStore {
     }
 
     fn unavailable(&self) -> Option<String> {
-        self.shared.down.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.shared
+            .down
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -478,7 +507,10 @@ impl Queue for PgStore {
             )
             .await
             .map_err(pg_error);
-        self.track(found)?.iter().map(|r| rows::delivery(r, 0)).collect()
+        self.track(found)?
+            .iter()
+            .map(|r| rows::delivery(r, 0))
+            .collect()
     }
 
     async fn deliveries(&self, query: &DeliveryQuery) -> Result<Page<Delivery>> {
@@ -601,9 +633,14 @@ impl Queue for PgStore {
             .query(
                 &format!(
                     "WITH c AS (
-                        SELECT id FROM deliveries
+                        SELECT id FROM deliveries q
                         WHERE endpoint = $1 AND status = 'pending' AND next_attempt_at <= $2
                           AND (claimed_until IS NULL OR claimed_until <= $2)
+                          -- FIFO: only the first pending delivery of a key.
+                          AND (ordering_key IS NULL OR NOT EXISTS (
+                                SELECT 1 FROM deliveries o
+                                WHERE o.endpoint = q.endpoint AND o.ordering_key = q.ordering_key
+                                  AND o.status = 'pending' AND o.id < q.id))
                         ORDER BY next_attempt_at, id
                         LIMIT $3
                         FOR UPDATE SKIP LOCKED)
@@ -627,15 +664,11 @@ impl Queue for PgStore {
         let mut need_events: Vec<[u8; 16]> = Vec::new();
         for row in &claimed {
             let delivery = rows::delivery(row, 0)?;
-            let request = rows::request(row, 12)?;
+            let request = rows::request(row, 13)?;
             if request.is_none() {
                 need_events.push(delivery.event_id.bytes());
             }
             work.push((delivery, request));
-        }
-        {
-            let mut held = self.shared.held.lock().unwrap_or_else(|p| p.into_inner());
-            held.extend(work.iter().map(|(d, _)| d.id));
         }
         work.sort_by_key(|(d, _)| (d.next_attempt_at, d.id));
         let mut events: HashMap<EventId, (Arc<Event>, Bytes)> = HashMap::new();
@@ -643,7 +676,10 @@ impl Queue for PgStore {
             let ids: Vec<&[u8]> = need_events.iter().map(|b| &b[..]).collect();
             let found = client
                 .query(
-                    &format!("SELECT {}, payload FROM events WHERE id = ANY($1)", rows::EVENT),
+                    &format!(
+                        "SELECT {}, payload FROM events WHERE id = ANY($1)",
+                        rows::EVENT
+                    ),
                     &[&ids],
                 )
                 .await
@@ -677,6 +713,13 @@ impl Queue for PgStore {
             let next: Option<i64> = self.track(row)?.try_get(0).map_err(pg_error)?;
             claim.next_at = next.map(|n| n.max(0) as u64);
         }
+        // Renewed from now on: only once the whole claim succeeded, since
+        // the caller gets none of it otherwise (its leases then expire).
+        self.shared
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(claim.work.iter().map(|w| w.delivery.id));
         Ok(claim)
     }
 
@@ -782,6 +825,17 @@ impl Queue for PgStore {
             // This node's lane sleeps until its earliest due time, which
             // this retry may be before.
             self.shared.signal(&delivery.endpoint);
+        } else if delivery.ordering_key.is_some() {
+            // The next delivery of its key may go now, from any node.
+            self.shared.signal(&delivery.endpoint);
+            let notified = client
+                .execute(
+                    "SELECT pg_notify($1, $2)",
+                    &[&WORK_CHANNEL, &delivery.endpoint],
+                )
+                .await
+                .map_err(pg_error);
+            self.track(notified)?;
         }
         Ok(delivery)
     }
@@ -875,7 +929,12 @@ impl Records for PgStore {
             .map_err(pg_error);
         self.track(found)?
             .iter()
-            .map(|r| Ok((r.try_get(0).map_err(pg_error)?, r.try_get(1).map_err(pg_error)?)))
+            .map(|r| {
+                Ok((
+                    r.try_get(0).map_err(pg_error)?,
+                    r.try_get(1).map_err(pg_error)?,
+                ))
+            })
             .collect()
     }
 

@@ -34,7 +34,9 @@ pub async fn listen(config: tokio_postgres::Config, shared: Arc<Shared>) {
     let _stop_backstop = AbortOnDrop(backstop);
     loop {
         match listen_once(&config, &shared).await {
-            Ok(()) => tracing::warn!("PostgreSQL: the notification connection closed; reconnecting"),
+            Ok(()) => {
+                tracing::warn!("PostgreSQL: the notification connection closed; reconnecting")
+            }
             Err(e) => tracing::debug!("PostgreSQL notifications: {e}"),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;

@@ -10,7 +10,7 @@ use crate::store::*;
 
 /// A delivery's columns, in the order `delivery` reads them.
 pub const DELIVERY: &str = "id, event_id, endpoint, status, attempts, schedule_from, created_at, \
-     updated_at, next_attempt_at, reason, last_status, transformed_by";
+     updated_at, next_attempt_at, reason, last_status, transformed_by, ordering_key";
 
 /// An event's columns, in the order `event` reads them (the payload apart).
 pub const EVENT: &str = "id, source, webhook_id, event_type, received_at, headers::text";
@@ -56,6 +56,7 @@ pub fn delivery(row: &Row, at: usize) -> Result<Delivery> {
         reason: get(row, at + 9, "reason")?,
         last_status: last_status.and_then(|s| u16::try_from(s).ok()),
         transformed_by: get(row, at + 11, "transformed_by")?,
+        ordering_key: get(row, at + 12, "ordering_key")?,
     })
 }
 

@@ -40,7 +40,10 @@ pub async fn migrate(client: &mut Client, schema: &str) -> Result<Vec<i32>> {
     .await
     .map_err(pg_error)?;
     let newest: Option<i32> = tx
-        .query_one(&format!("SELECT max(version) FROM {quoted}.migrations"), &[])
+        .query_one(
+            &format!("SELECT max(version) FROM {quoted}.migrations"),
+            &[],
+        )
         .await
         .map_err(pg_error)?
         .get(0);

@@ -29,11 +29,14 @@ impl TestDb {
             eprintln!("skipping the PostgreSQL test: {why}");
             return Ok(None);
         };
-        let user = if unsafe { libc::geteuid() } == 0 {
-            Some(nobody().ok_or("running as root, and there is no user \"nobody\" to run PostgreSQL as")?)
-        } else {
-            None
-        };
+        let user =
+            if unsafe { libc::geteuid() } == 0 {
+                Some(nobody().ok_or(
+                    "running as root, and there is no user \"nobody\" to run PostgreSQL as",
+                )?)
+            } else {
+                None
+            };
         let dir = std::env::temp_dir().join(format!(
             "hookwasm-pg-{}-{:08x}",
             std::process::id(),
@@ -170,9 +173,7 @@ fn find_bin() -> Option<PathBuf> {
     if let Some(newest) = versions.pop() {
         return Some(newest);
     }
-    std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path).find(|d| has(d))
-    })
+    std::env::var_os("PATH").and_then(|path| std::env::split_paths(&path).find(|d| has(d)))
 }
 
 fn nobody() -> Option<(u32, u32)> {

@@ -64,9 +64,14 @@ async fn two_nodes_never_claim_the_same_delivery() {
     let (a, b) = (open(db, &schema).await, open(db, &schema).await);
     let now = now_ms();
     for n in 0..200 {
-        a.ingest(event(&format!("m{n}"), now - 1000), b"{}", &["e".to_string()], WINDOW)
-            .await
-            .unwrap();
+        a.ingest(
+            event(&format!("m{n}"), now - 1000),
+            b"{}",
+            &[Route::from("e")],
+            WINDOW,
+        )
+        .await
+        .unwrap();
     }
     let (a, b) = (Arc::new(a), Arc::new(b));
     let take = |s: Arc<PgStore>| async move {
@@ -93,7 +98,7 @@ async fn a_dead_nodes_lease_expires_and_another_node_takes_the_work() {
     let schema = schema();
     let (a, b) = (open(db, &schema).await, open(db, &schema).await);
     let now = now_ms();
-    a.ingest(event("lost", now), b"{}", &["e".to_string()], WINDOW)
+    a.ingest(event("lost", now), b"{}", &[Route::from("e")], WINDOW)
         .await
         .unwrap();
     let lease = Duration::from_secs(5);
@@ -101,7 +106,13 @@ async fn a_dead_nodes_lease_expires_and_another_node_takes_the_work() {
     assert_eq!(held.work.len(), 1);
     // Node a "dies": it never finishes nor renews.
     drop(a);
-    assert!(b.claim("e", now + 1_000, 1, lease).await.unwrap().work.is_empty());
+    assert!(
+        b.claim("e", now + 1_000, 1, lease)
+            .await
+            .unwrap()
+            .work
+            .is_empty()
+    );
     let taken = b.claim("e", now + 5_001, 1, lease).await.unwrap();
     assert_eq!(taken.work.len(), 1, "the expired lease is claimable");
     assert_eq!(taken.work[0].delivery.id, held.work[0].delivery.id);
@@ -116,7 +127,7 @@ async fn an_ingest_on_one_node_wakes_the_lanes_of_another() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let signal = b.work_signal("far");
     let woken = signal.notified();
-    a.ingest(event("n1", now_ms()), b"{}", &["far".to_string()], WINDOW)
+    a.ingest(event("n1", now_ms()), b"{}", &[Route::from("far")], WINDOW)
         .await
         .unwrap();
     // (The backstop would wake it within 2 s as well: 1 s tells them apart.)
@@ -150,7 +161,7 @@ async fn concurrent_ingests_of_one_webhook_store_one_event() {
         let store = store.clone();
         tasks.spawn(async move {
             store
-                .ingest(event("same", now), b"{}", &["e".to_string()], WINDOW)
+                .ingest(event("same", now), b"{}", &[Route::from("e")], WINDOW)
                 .await
                 .unwrap()
         });
@@ -176,16 +187,35 @@ async fn purge_removes_old_finished_events_and_keeps_the_rest() {
     let day = 86_400_000;
     let now = now_ms();
     let old = store
-        .ingest(event("old", now - 40 * day), b"{}", &["e".to_string()], WINDOW)
+        .ingest(
+            event("old", now - 40 * day),
+            b"{}",
+            &[Route::from("e")],
+            WINDOW,
+        )
         .await
         .unwrap();
     let pending = store
-        .ingest(event("pending", now - 40 * day), b"{}", &["p".to_string()], WINDOW)
+        .ingest(
+            event("pending", now - 40 * day),
+            b"{}",
+            &[Route::from("p")],
+            WINDOW,
+        )
         .await
         .unwrap();
-    let w = store.claim("e", now, 1, Duration::from_secs(90)).await.unwrap();
+    let w = store
+        .claim("e", now, 1, Duration::from_secs(90))
+        .await
+        .unwrap();
     store
-        .finish(w.work[0].delivery.id, None, None, Next::Delivered, now - 40 * day)
+        .finish(
+            w.work[0].delivery.id,
+            None,
+            None,
+            Next::Delivered,
+            now - 40 * day,
+        )
         .await
         .unwrap();
     let policy = RetentionPolicy {
@@ -196,5 +226,8 @@ async fn purge_removes_old_finished_events_and_keeps_the_rest() {
     assert_eq!((purged.events, purged.deliveries, resume), (1, 1, None));
     assert!(store.event(old.event_id).await.unwrap().is_none());
     assert!(store.event(pending.event_id).await.unwrap().is_some());
-    assert_eq!(store.event_by_webhook_id("dodo", "old").await.unwrap(), None);
+    assert_eq!(
+        store.event_by_webhook_id("dodo", "old").await.unwrap(),
+        None
+    );
 }

@@ -116,6 +116,7 @@ mod tests {
             reason: None,
             last_status: None,
             transformed_by: None,
+            ordering_key: None,
         }
     }
 

@@ -255,6 +255,27 @@ fn queue_key(endpoint: &str, due: Millis, id: DeliveryId) -> Vec<u8> {
     key
 }
 
+/// A delivery's key in `queue`. A FIFO delivery's ends with a 1 byte and
+/// its ordering key, so that the queue index rebuilds which deliveries wait
+/// for which from the tree alone, without reading their records.
+fn delivery_queue_key(d: &Delivery, due: Millis) -> Vec<u8> {
+    let mut key = queue_key(&d.endpoint, due, d.id);
+    if let Some(ordering) = &d.ordering_key {
+        key.push(1);
+        key.extend_from_slice(ordering.as_bytes());
+    }
+    key
+}
+
+/// The ordering key at the end of a queue key's tail (the endpoint prefix
+/// removed), if the delivery is a FIFO one.
+fn ordering_key_in_tail(tail: &[u8]) -> Option<String> {
+    match tail.get(24) {
+        Some(1) => Some(String::from_utf8_lossy(&tail[25..]).into_owned()),
+        _ => None,
+    }
+}
+
 /// (due, delivery) from a queue key with the endpoint prefix removed.
 fn decode_queue_tail(tail: &[u8]) -> Option<(Millis, DeliveryId)> {
     let due = u64::from_be_bytes(tail.get(..8)?.try_into().ok()?);
@@ -312,14 +333,14 @@ fn write_delivery(
             by_status.remove(&status_key(old.status, old.id)[..])?;
         }
         if let Some(due) = due_at(old) {
-            queue.remove(queue_key(&old.endpoint, due, old.id))?;
+            queue.remove(delivery_queue_key(old, due))?;
         }
     }
     if old.is_none_or(|o| o.status != new.status) && new.status != DeliveryStatus::Pending {
         by_status.insert(&status_key(new.status, new.id)[..], new.endpoint.as_bytes())?;
     }
     if let Some(due) = due_at(new) {
-        queue.insert(queue_key(&new.endpoint, due, new.id), &[][..])?;
+        queue.insert(delivery_queue_key(new, due), &[][..])?;
     }
     let record = record::encode_delivery(&tx_encode(new)?, held).or_else(abort)?;
     deliveries.insert(&new.id.bytes()[..], record)?;
@@ -350,6 +371,7 @@ fn new_delivery(event: EventId, endpoint: &str, now: Millis) -> Delivery {
         reason: None,
         last_status: None,
         transformed_by: None,
+        ordering_key: None,
     }
 }
 
@@ -416,7 +438,7 @@ impl SledStore {
         &self,
         event: Event,
         payload: &[u8],
-        endpoints: &[String],
+        endpoints: &[Route],
         dedupe_window: Duration,
     ) -> Result<Ingested> {
         // A failed store refuses the job at once (503; `Writer::send`), and a
@@ -425,7 +447,10 @@ impl SledStore {
         let event_id = event.id;
         let deliveries: Vec<Delivery> = endpoints
             .iter()
-            .map(|e| new_delivery(event_id, e, now))
+            .map(|r| Delivery {
+                ordering_key: r.ordering_key.clone(),
+                ..new_delivery(event_id, &r.endpoint, now)
+            })
             .collect();
         // The record is a copy of the payload, not the request's `Bytes`:
         // those may share hyper's read buffer, which `Fresh` would then
@@ -455,8 +480,8 @@ impl SledStore {
             }),
             // (The writer counted the new deliveries.)
             None => {
-                for endpoint in endpoints {
-                    self.signal(endpoint);
+                for route in endpoints {
+                    self.signal(&route.endpoint);
                 }
                 Ok(Ingested {
                     event_id,
@@ -741,7 +766,12 @@ impl SledStore {
         // (The writer updates the counters.)
         let finished = self.writer.finish(job).await;
         self.release_lease(id);
-        Ok(finished?.1)
+        let (_, new) = finished?;
+        if new.ordering_key.is_some() && new.status != DeliveryStatus::Pending {
+            // The next delivery of its key may go now.
+            self.signal(&new.endpoint);
+        }
+        Ok(new)
     }
 
     pub fn requeue(&self, id: DeliveryId, replay: bool, now: Millis) -> Result<Delivery> {
@@ -959,8 +989,14 @@ impl SledStore {
         while claim.work.len() < max {
             let due = {
                 let leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
-                self.queue
-                    .next_due(endpoint, now, &|d| leases.contains(&d), &self.trees.queue)?
+                // A FIFO delivery waits while an earlier one of its key is
+                // pending (in flight, or retrying later).
+                self.queue.next_due(
+                    endpoint,
+                    now,
+                    &|d| leases.contains(&d) || self.queue.waits(d),
+                    &self.trees.queue,
+                )?
             };
             match due {
                 Some(Due::Now(id)) => {
@@ -1129,7 +1165,7 @@ impl EventLog for SledStore {
         &self,
         event: Event,
         payload: &[u8],
-        endpoints: &[String],
+        endpoints: &[Route],
         dedupe_window: Duration,
     ) -> Result<Ingested> {
         SledStore::ingest(self, event, payload, endpoints, dedupe_window).await

@@ -99,6 +99,7 @@ impl Lane {
 pub(super) struct QueueIndex {
     order: Mutex<()>,
     lanes: Mutex<HashMap<String, Lane>>,
+    fifo: Mutex<Fifo>,
     /// At the start of `moved`: between a writer's commit and its update
     /// of the copy.
     #[cfg(test)]
@@ -112,11 +113,50 @@ fn lane_end(endpoint: &str) -> Vec<u8> {
     end
 }
 
-/// The first key after `(due, id)` in `endpoint`'s lane.
+/// The first key after `(due, id)` in `endpoint`'s lane (past a FIFO
+/// delivery's ordering-key suffix too, which starts with a 1 byte).
 fn after(endpoint: &str, due: Millis, id: DeliveryId) -> Vec<u8> {
     let mut key = super::queue_key(endpoint, due, id);
-    key.push(0);
+    key.push(0xff);
     key
+}
+
+/// FIFO endpoints' pending deliveries by (endpoint, ordering key), in id
+/// order: only the first of each key may be claimed. All of them, not a
+/// window: they are few (only FIFO endpoints have them), and a blocked one
+/// must be known wherever it is in its lane.
+#[derive(Default)]
+struct Fifo {
+    sequences: HashMap<(String, String), BTreeSet<DeliveryId>>,
+    key_of: HashMap<DeliveryId, (String, String)>,
+}
+
+impl Fifo {
+    fn insert(&mut self, endpoint: &str, key: &str, id: DeliveryId) {
+        let k = (endpoint.to_string(), key.to_string());
+        self.sequences.entry(k.clone()).or_default().insert(id);
+        self.key_of.insert(id, k);
+    }
+
+    fn remove(&mut self, id: DeliveryId) {
+        if let Some(k) = self.key_of.remove(&id)
+            && let Some(sequence) = self.sequences.get_mut(&k)
+        {
+            sequence.remove(&id);
+            if sequence.is_empty() {
+                self.sequences.remove(&k);
+            }
+        }
+    }
+
+    /// Whether an earlier delivery of the same key is still pending.
+    fn waits(&self, id: DeliveryId) -> bool {
+        self.key_of
+            .get(&id)
+            .and_then(|k| self.sequences.get(k))
+            .and_then(|s| s.first())
+            .is_some_and(|first| *first != id)
+    }
 }
 
 impl QueueIndex {
@@ -127,15 +167,26 @@ impl QueueIndex {
         let mut sizes: HashMap<String, usize> = HashMap::new();
         {
             let mut lanes = index.lanes();
+            let mut fifo = index.fifo.lock().unwrap_or_else(|p| p.into_inner());
             for item in tree.iter() {
                 let (key, _) = item?;
                 let entry = key.iter().position(|b| *b == 0).and_then(|at| {
-                    let (due, id) = super::decode_queue_tail(&key[at + 1..])?;
-                    Some((String::from_utf8_lossy(&key[..at]).into_owned(), due, id))
+                    let tail = &key[at + 1..];
+                    let (due, id) = super::decode_queue_tail(tail)?;
+                    let ordering = super::ordering_key_in_tail(tail);
+                    Some((
+                        String::from_utf8_lossy(&key[..at]).into_owned(),
+                        due,
+                        id,
+                        ordering,
+                    ))
                 });
-                let Some((endpoint, due, id)) = entry else {
+                let Some((endpoint, due, id, ordering)) = entry else {
                     return Err(StoreError::Corrupt(format!("queue key {key:?}")));
                 };
+                if let Some(ordering) = ordering {
+                    fifo.insert(&endpoint, &ordering, id);
+                }
                 // Keys come in due order within a lane: the first WINDOW
                 // are its window, the rest are only counted.
                 let count = sizes.entry(endpoint.clone()).or_default();
@@ -184,6 +235,22 @@ impl QueueIndex {
                 }
             }
         }
+        drop(lanes);
+        if old.is_some_and(|o| o.ordering_key.is_some()) || new.ordering_key.is_some() {
+            let mut fifo = self.fifo.lock().unwrap_or_else(|p| p.into_inner());
+            fifo.remove(new.id);
+            if let (Some(key), Some(_)) = (&new.ordering_key, due_at(new)) {
+                fifo.insert(&new.endpoint, key, new.id);
+            }
+        }
+    }
+
+    /// Whether delivery `id` waits for an earlier one of its FIFO key.
+    pub fn waits(&self, id: DeliveryId) -> bool {
+        self.fifo
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .waits(id)
     }
 
     /// Drops the entries of delivery `id` that the tree does not hold (a
@@ -200,7 +267,13 @@ impl QueueIndex {
                 .copied()
                 .collect();
             for (due, entry) in stale {
-                if !tree.contains_key(super::queue_key(endpoint, due, entry))? {
+                // (A FIFO delivery's key has its ordering key after this.)
+                if tree
+                    .scan_prefix(super::queue_key(endpoint, due, entry))
+                    .next()
+                    .transpose()?
+                    .is_none()
+                {
                     tracing::warn!(delivery = %id, endpoint, "dropped a queue entry sled does not hold");
                     lane.remove(due, entry);
                 }

@@ -45,8 +45,8 @@ fn rand_bits() -> u128 {
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-fn endpoints(names: &[&str]) -> Vec<String> {
-    names.iter().map(|s| s.to_string()).collect()
+fn endpoints(names: &[&str]) -> Vec<Route> {
+    names.iter().map(|s| Route::from(*s)).collect()
 }
 
 /// The first page (up to 10) of deliveries with `status`.
@@ -1238,4 +1238,53 @@ async fn a_backlog_past_the_window_is_held_in_memory_a_window_at_a_time_and_drai
     );
     assert_eq!(store.counts("a").pending, 0);
     assert_eq!(store.counts("a").delivered, n as u64);
+}
+
+/// Which FIFO deliveries wait for which is rebuilt from the queue tree's
+/// keys at open: after a restart a key's later deliveries still wait for
+/// its failing head, and the head still comes first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifo_order_survives_a_reopen() {
+    let (dir, store) = open();
+    let route = |key: &str| Route {
+        endpoint: "f".into(),
+        ordering_key: Some(key.into()),
+    };
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let got = store
+            .ingest(
+                event("dodo", &format!("f{n}"), 1_000),
+                b"{}",
+                &[route("k")],
+                HOUR,
+            )
+            .await
+            .unwrap();
+        ids.push(got.event_id);
+    }
+    let head = store.claim("f", 2_000, 10).unwrap();
+    assert_eq!(head.work.len(), 1);
+    store
+        .finish(
+            head.work[0].delivery.id,
+            None,
+            None,
+            Next::Retry {
+                at: 5_000,
+                reason: "HTTP 503".into(),
+            },
+            2_000,
+        )
+        .await
+        .unwrap();
+    drop(store);
+    let store = reopen(dir.path());
+    assert!(
+        store.claim("f", 2_000, 10).unwrap().work.is_empty(),
+        "the rest wait"
+    );
+    let again = store.claim("f", 5_000, 10).unwrap();
+    let got: Vec<EventId> = again.work.iter().map(|w| w.delivery.event_id).collect();
+    assert_eq!(got, [ids[0]], "the head first, alone");
 }

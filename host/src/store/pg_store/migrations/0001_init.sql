@@ -44,11 +44,17 @@ CREATE TABLE deliveries (
     -- The lease of a claim: which node holds it and until when.
     claimed_by       text,
     claimed_until    bigint,
+    -- A FIFO endpoint's key: deliveries with the same one go out one at a
+    -- time, in id order (NULL: not ordered).
+    ordering_key     text,
     UNIQUE (event_id, endpoint)
 );
 -- The queue: an endpoint's pending deliveries by due time.
 CREATE INDEX deliveries_queue ON deliveries (endpoint, next_attempt_at, id)
     WHERE status = 'pending';
+-- FIFO: whether an earlier delivery of the same key is still pending.
+CREATE INDEX deliveries_fifo ON deliveries (endpoint, ordering_key, id)
+    WHERE status = 'pending' AND ordering_key IS NOT NULL;
 CREATE INDEX deliveries_by_endpoint ON deliveries (endpoint, id);
 CREATE INDEX deliveries_by_endpoint_status ON deliveries (endpoint, status, id);
 CREATE INDEX deliveries_by_status ON deliveries (status, id);
