@@ -409,3 +409,101 @@ async fn fifo_per_customer_across_two_nodes_and_a_failing_customer_holds_back_on
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_copy_moves_a_sled_data_dir_to_postgres_and_the_pending_work_is_delivered_there() {
+    let Some(db) = postgres() else { return };
+    if on_postgres() {
+        eprintln!("skipping: this test copies from sled");
+        return;
+    }
+    let url = fresh_database(db).await;
+    let healthy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sink = Sink::until_healthy(healthy.clone(), (503, "down")).await;
+    let config = sink_endpoint(
+        &sink.url("/e/key"),
+        "retry = { schedule_secs = [1, 1, 1, 1, 1, 1, 1, 1] }",
+    );
+    let mut sled = Hookwasm::start_full(
+        &format!("secret_key = \"{PG_SECRET_KEY}\""),
+        &config,
+        |_| {},
+    )
+    .await;
+    for n in 0..5 {
+        assert_eq!(
+            sled.post_signed("dodo", &format!("msg_ok{n}"), &event_body(n))
+                .await
+                .0,
+            200
+        );
+    }
+    sink.wait_for(5, Duration::from_secs(30)).await;
+    // An endpoint created over the API: a sealed record to copy.
+    let other = Sink::ok().await;
+    let (status, body) = admin_post(
+        &sled,
+        "/v1/endpoints",
+        json!({ "id": "later", "source": "dodo", "plugin": "inngest", "events": ["order.*"], "url": other.url("/e/key") }),
+    )
+    .await;
+    assert!(status < 300, "{status} {body}");
+    healthy.store(false, std::sync::atomic::Ordering::SeqCst);
+    for n in 0..5 {
+        assert_eq!(
+            sled.post_signed("dodo", &format!("msg_wait{n}"), &event_body(n))
+                .await
+                .0,
+            200
+        );
+    }
+    eventually(
+        "the waiting ones to have failed once",
+        Duration::from_secs(30),
+        async || (sink.count() >= 10).then_some(()),
+    )
+    .await;
+    sled.terminate();
+
+    let data = sled.dir.path().join("data");
+    let data = data.display().to_string();
+    let (code, out, err) = hookwasm(&["store", "copy", "--from", &data, "--to", &url]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("10 events (10 new"), "{out}");
+    assert!(out.contains("(5 pending)"), "{out}");
+    // Again: resumable, nothing copied twice.
+    let (code, out, err) = hookwasm(&["store", "copy", "--from", &data, "--to", &url]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("(0 new, 10 already there)"), "{out}");
+
+    healthy.store(true, std::sync::atomic::Ordering::SeqCst);
+    let node = Hookwasm::start_pg(&url, &config).await;
+    let want: HashSet<String> = (0..5).map(|n| format!("sink:msg_wait{n}")).collect();
+    eventually(
+        "the copied pending deliveries delivered from PostgreSQL",
+        Duration::from_secs(60),
+        async || {
+            let got = keys(&sink);
+            want.iter().all(|k| got.contains_key(k)).then_some(())
+        },
+    )
+    .await;
+    let (status, endpoint) = admin_get(&node, "/v1/endpoints/later").await;
+    assert_eq!(status, 200, "{endpoint}");
+    let (_, events) = admin_get(&node, "/v1/events?limit=100").await;
+    assert_eq!(
+        events["items"].as_array().map(Vec::len),
+        Some(10),
+        "{events}"
+    );
+    eventually(
+        "all ten recorded as delivered",
+        Duration::from_secs(30),
+        async || {
+            let (_, delivered) =
+                admin_get(&node, "/v1/deliveries?status=delivered&limit=100").await;
+            (delivered["items"].as_array().map(Vec::len) == Some(10)).then_some(())
+        },
+    )
+    .await;
+}

@@ -120,9 +120,71 @@ pub struct Claim {
 /// with claims, and the catalog's records. One backend implements all
 /// three (`SledStore` today; PostgreSQL next), and `conformance` checks
 /// that each behaves the same.
-pub trait Store: EventLog + Queue + Records + Send + Sync + 'static {}
+pub trait Store: EventLog + Queue + Records + Transfer + Send + Sync + 'static {}
 
-impl<T: EventLog + Queue + Records + Send + Sync + 'static> Store for T {}
+impl<T: EventLog + Queue + Records + Transfer + Send + Sync + 'static> Store for T {}
+
+/// One event with everything that hangs off it, as `hookwasm store copy`
+/// moves it from one backend to another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventDump {
+    pub event: Event,
+    pub payload: Vec<u8>,
+    pub deliveries: Vec<DeliveryDump>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryDump {
+    pub delivery: Delivery,
+    pub request: Option<OutboundRequest>,
+    pub attempts: Vec<Attempt>,
+}
+
+/// Moving a whole store to another backend (`hookwasm store copy`): the
+/// events with their deliveries, attempts and requests exactly as they are
+/// (ids, statuses, due times), and the records and states around them.
+#[async_trait::async_trait]
+pub trait Transfer: Send + Sync {
+    /// How many events are stored (for a progress bar).
+    async fn event_count(&self) -> Result<u64>;
+    /// Up to `limit` events after `after`, in id order.
+    async fn export_events(&self, after: Option<EventId>, limit: usize) -> Result<Vec<EventDump>>;
+    /// Stores `events` as exported; an event already stored is left as it
+    /// is, so a copy that stopped is resumed by running it again. Returns
+    /// how many were new.
+    async fn import_events(&self, events: &[EventDump]) -> Result<usize>;
+    /// Every catalog record: (kind, key, value).
+    async fn export_records(&self) -> Result<Vec<(String, String, Vec<u8>)>>;
+    async fn endpoint_states(&self) -> Result<Vec<(String, EndpointState)>>;
+}
+
+/// `export_events` for a backend, from the `EventLog` and `Queue` it has.
+async fn export_with<S: EventLog + Queue + ?Sized>(
+    store: &S,
+    ids: Vec<EventId>,
+) -> Result<Vec<EventDump>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let (Some(event), Some(payload)) = (store.event(id).await?, store.payload(id).await?)
+        else {
+            continue;
+        };
+        let mut deliveries = Vec::new();
+        for delivery in store.deliveries_of(id).await? {
+            deliveries.push(DeliveryDump {
+                request: store.request(delivery.id).await?,
+                attempts: store.attempts(delivery.id).await?,
+                delivery,
+            });
+        }
+        out.push(EventDump {
+            event,
+            payload,
+            deliveries,
+        });
+    }
+    Ok(out)
+}
 
 /// Events as received: durable before they are acknowledged.
 #[async_trait::async_trait]

@@ -22,6 +22,7 @@ pub mod schema;
 pub mod testdb;
 #[cfg(test)]
 mod tests;
+mod transfer;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -231,3 +231,75 @@ async fn purge_removes_old_finished_events_and_keeps_the_rest() {
         None
     );
 }
+
+/// `store copy` both ways: PostgreSQL → sled → PostgreSQL gives back the
+/// same events, deliveries, requests and attempts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfer_round_trips_between_postgres_and_sled() {
+    let Some(db) = server() else { return };
+    let pg = open(db, &schema()).await;
+    let now = now_ms();
+    for n in 0..4 {
+        pg.ingest(
+            event(&format!("t{n}"), now + n),
+            b"{\"n\":1}",
+            &[Route::from("a"), Route::from("b")],
+            WINDOW,
+        )
+        .await
+        .unwrap();
+    }
+    let w = pg
+        .claim("a", now + 10, 1, Duration::from_secs(90))
+        .await
+        .unwrap()
+        .work
+        .remove(0);
+    let request = OutboundRequest {
+        method: "POST".into(),
+        url: "https://example.com/".into(),
+        headers: vec![],
+        body: b"x".to_vec(),
+    };
+    let attempt = Attempt {
+        n: 1,
+        at: now,
+        duration_ms: 2,
+        status: Some(500),
+        response: Some("no".into()),
+        response_headers: vec![],
+        error: None,
+    };
+    pg.finish(
+        w.delivery.id,
+        Some(NewRequest {
+            request: &request,
+            transformed_by: "p@1",
+            made_for: w.delivery.updated_at,
+        }),
+        Some(attempt),
+        Next::Dead {
+            reason: "HTTP 500".into(),
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let original = pg.export_events(None, 100).await.unwrap();
+    assert_eq!(original.len(), 4);
+    let dir = tempfile::tempdir().unwrap();
+    let sled = crate::store::SledStore::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(sled.import_events(&original).await.unwrap(), 4);
+    assert_eq!(
+        sled.import_events(&original).await.unwrap(),
+        0,
+        "already there"
+    );
+    let via_sled = sled.export_events(None, 100).await.unwrap();
+    assert_eq!(via_sled, original);
+    let back = open(db, &schema()).await;
+    assert_eq!(back.import_events(&via_sled).await.unwrap(), 4);
+    assert_eq!(back.export_events(None, 100).await.unwrap(), original);
+    assert_eq!(sled.counts("a").dead, 1);
+    assert_eq!(back.counts("b").await.unwrap().pending, 4);
+}

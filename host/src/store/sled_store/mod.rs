@@ -41,6 +41,7 @@ mod fresh;
 mod pause;
 mod queue;
 mod record;
+mod transfer;
 mod writer;
 
 use super::commit::{Committer, Failure};
