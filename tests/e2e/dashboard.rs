@@ -267,12 +267,24 @@ struct Page<'a> {
 
 impl Page<'_> {
     async fn find(&self, xpath: &str) -> fantoccini::elements::Element {
-        self.c
+        match self
+            .c
             .wait()
             .at_most(Duration::from_secs(20))
             .for_element(Locator::XPath(xpath))
             .await
-            .unwrap_or_else(|e| panic!("no element {xpath}: {e}"))
+        {
+            Ok(e) => e,
+            Err(e) => {
+                // What the page showed instead, for whoever reads the failure.
+                let shot = std::env::temp_dir().join("hookwasm-dashboard-failure.png");
+                if let Ok(png) = self.c.screenshot().await {
+                    let _ = std::fs::write(&shot, png);
+                }
+                let text = self.body_text().await;
+                panic!("no element {xpath}: {e}\npage text:\n{text}\n(screenshot: {})", shot.display())
+            }
+        }
     }
 
     /// A button (or a link) by its visible text.
@@ -332,13 +344,10 @@ impl Page<'_> {
     }
 
     async fn body_text(&self) -> String {
-        self.c
-            .find(Locator::XPath("//main"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        match self.c.find(Locator::XPath("//main")).await {
+            Ok(main) => main.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
     }
 
     async fn shot(&self, name: &str) {

@@ -340,7 +340,12 @@ impl Catalog {
                 "script: a file path is for the config file; over the API give the code as transformation.code".into(),
             ));
         }
-        self.check_endpoint(&spec, None, &self.source_ids())
+        // As in a create: the code is checked and attached as a version.
+        let version = spec
+            .transformation
+            .take()
+            .map(|c| new_version(1, &c.code));
+        self.check_endpoint(&spec, version.as_ref(), &self.source_ids())
     }
 
     /// JSON merge patch of the endpoint as written; a `transformation` in

@@ -899,7 +899,7 @@ async function eventPage(main, id) {
         h("dt", { text: "Source" }), h("dd", { text: ev.source }),
         h("dt", { text: "Webhook id" }), h("dd", {}, h("code", { text: ev.webhook_id })),
         h("dt", { text: "Received" }), h("dd", { text: when(ev.received_at) })),
-      h("h2", { text: "Deliveries" }), deliveries.length ? deliveries : h("p", { class: "muted", text: "No endpoint takes this event." }),
+      h("h2", { text: "Deliveries" }), h("div", {}, deliveries.length ? deliveries : h("p", { class: "muted", text: "No endpoint takes this event." })),
       h("h2", { text: "Headers" }), h("pre", { text: Object.entries(ev.headers).map(([k, v]) => `${k}: ${v}`).join("\n") }),
       h("h2", { text: "Payload" }), h("pre", { text: json(ev.payload) }));
   };
