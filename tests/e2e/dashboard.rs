@@ -452,7 +452,15 @@ async fn dashboard_in_a_browser_adds_an_endpoint_sees_deliveries_and_replays_a_d
     page.sees(&format!("POST {}", sink.url("/v1/events/send"))).await;
     page.sees("payment_confirmation").await;
     page.sees("Fuel").await;
+    // The editor and the result in one picture: a taller window, scrolled
+    // to the editor.
+    c.set_window_size(1280, 1900).await.unwrap();
+    let arg = serde_json::to_value(page.field("JavaScript handler").await).unwrap();
+    c.execute("arguments[0].scrollIntoView({block: 'start'}); window.scrollBy(0, -90);", vec![arg])
+        .await
+        .unwrap();
     page.shot("js-editor").await;
+    c.set_window_size(1280, 900).await.unwrap();
     let (_, recorded) = admin_get(&server, &format!("/v1/events/{recorded_id}")).await;
     let recorded_evt = recorded["id"].as_str().unwrap().to_string();
     let option = page

@@ -231,12 +231,15 @@ pub async fn check(State(admin): State<Arc<Admin>>, request: Request, next: Next
                         "too many failed attempts; wait a moment",
                     )
                     .into_response()
-                } else {
+                } else if session::has_cookie(request.headers()) {
                     ApiError::new(
                         StatusCode::UNAUTHORIZED,
-                        "missing or wrong bearer token, or the session expired: sign in again",
+                        "the dashboard session expired or ended: sign in again",
                     )
                     .into_response()
+                } else {
+                    ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token")
+                        .into_response()
                 };
                 response
                     .headers_mut()

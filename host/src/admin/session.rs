@@ -160,6 +160,11 @@ pub fn is_https(uri: &http::Uri, headers: &HeaderMap) -> bool {
     forwarded_proto || forwarded
 }
 
+/// Whether the request presents a session cookie at all (live or not).
+pub fn has_cookie(headers: &HeaderMap) -> bool {
+    cookie(headers).is_some()
+}
+
 fn cookie(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
