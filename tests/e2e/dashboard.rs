@@ -80,7 +80,10 @@ async fn sign_in(server: &Hookwasm) -> (String, String) {
         assert!(set.contains(part), "{set}");
     }
     assert!(!set.contains("Secure"), "plain HTTP: {set}");
-    assert!(!set.contains(ADMIN_TOKEN), "the token is never in the cookie");
+    assert!(
+        !set.contains(ADMIN_TOKEN),
+        "the token is never in the cookie"
+    );
     let cookie = set.split(';').next().unwrap().to_string();
     (cookie, a.body["csrf_token"].as_str().unwrap().to_string())
 }
@@ -97,13 +100,21 @@ async fn dashboard_sessions_need_csrf_for_changes_and_expire() {
     let page = call("GET", &server.admin_url("/"), &[], None).await;
     assert_eq!(page.status, 200);
     let csp = page.headers["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(page.headers["x-frame-options"], "DENY");
     assert_eq!(page.headers["x-content-type-options"], "nosniff");
     assert_eq!(page.headers["referrer-policy"], "no-referrer");
     // The API does not.
-    assert_eq!(call("GET", &server.admin_url("/v1/endpoints"), &[], None).await.status, 401);
+    assert_eq!(
+        call("GET", &server.admin_url("/v1/endpoints"), &[], None)
+            .await
+            .status,
+        401
+    );
 
     // A wrong token: refused with a clear message.
     let wrong = call(
@@ -114,17 +125,34 @@ async fn dashboard_sessions_need_csrf_for_changes_and_expire() {
     )
     .await;
     assert_eq!(wrong.status, 401);
-    assert!(wrong.body["error"].as_str().unwrap().contains("not the admin token"), "{}", wrong.body);
+    assert!(
+        wrong.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not the admin token"),
+        "{}",
+        wrong.body
+    );
     assert!(wrong.headers.get("set-cookie").is_none());
 
     let (cookie, csrf) = sign_in(&server).await;
-    let reads = call("GET", &server.admin_url("/v1/endpoints"), &[("cookie", &cookie)], None).await;
+    let reads = call(
+        "GET",
+        &server.admin_url("/v1/endpoints"),
+        &[("cookie", &cookie)],
+        None,
+    )
+    .await;
     assert_eq!(reads.status, 200, "{}", reads.body);
     // A change with the cookie but without the CSRF token: 403, one line of JSON.
     let url = server.admin_url("/v1/endpoints/sink/disable");
     let forged = call("POST", &url, &[("cookie", &cookie)], Some(json!({}))).await;
     assert_eq!(forged.status, 403, "{}", forged.body);
-    assert!(forged.body["error"].as_str().unwrap().contains("CSRF"), "{}", forged.body);
+    assert!(
+        forged.body["error"].as_str().unwrap().contains("CSRF"),
+        "{}",
+        forged.body
+    );
     let wrong_csrf = call(
         "POST",
         &url,
@@ -161,15 +189,37 @@ async fn dashboard_sessions_need_csrf_for_changes_and_expire() {
     )
     .await;
     assert_eq!(out.status, 204);
-    assert!(out.headers["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
-    let after = call("GET", &server.admin_url("/v1/endpoints"), &[("cookie", &other_cookie)], None).await;
+    assert!(
+        out.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let after = call(
+        "GET",
+        &server.admin_url("/v1/endpoints"),
+        &[("cookie", &other_cookie)],
+        None,
+    )
+    .await;
     assert_eq!(after.status, 401);
 
     // The session expires (session_ttl_secs = 2).
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let expired = call("GET", &server.admin_url("/v1/session"), &[("cookie", &cookie)], None).await;
+    let expired = call(
+        "GET",
+        &server.admin_url("/v1/session"),
+        &[("cookie", &cookie)],
+        None,
+    )
+    .await;
     assert_eq!(expired.status, 401, "{}", expired.body);
-    assert!(expired.body["error"].as_str().unwrap().contains("sign in again"));
+    assert!(
+        expired.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("sign in again")
+    );
 }
 
 // --- the browser
@@ -282,7 +332,10 @@ impl Page<'_> {
                     let _ = std::fs::write(&shot, png);
                 }
                 let text = self.body_text().await;
-                panic!("no element {xpath}: {e}\npage text:\n{text}\n(screenshot: {})", shot.display())
+                panic!(
+                    "no element {xpath}: {e}\npage text:\n{text}\n(screenshot: {})",
+                    shot.display()
+                )
             }
         }
     }
@@ -305,7 +358,11 @@ impl Page<'_> {
         let l = self
             .find(&format!("//label[normalize-space(.)={}]", lit(label)))
             .await;
-        let id = l.attr("for").await.unwrap().expect("the label names its control");
+        let id = l
+            .attr("for")
+            .await
+            .unwrap()
+            .expect("the label names its control");
         self.find(&format!("//*[@id={}]", lit(&id))).await
     }
 
@@ -379,7 +436,11 @@ async fn dashboard_in_a_browser_adds_an_endpoint_sees_deliveries_and_replays_a_d
         let failing = failing.clone();
         Sink::start(move |_, _| {
             if failing.load(Ordering::SeqCst) {
-                (400, vec![], r#"{"message":"bad request (the test's sink is failing)"}"#.into())
+                (
+                    400,
+                    vec![],
+                    r#"{"message":"bad request (the test's sink is failing)"}"#.into(),
+                )
             } else {
                 (200, vec![], r#"{"success":true}"#.into())
             }
@@ -409,17 +470,27 @@ async fn dashboard_in_a_browser_adds_an_endpoint_sees_deliveries_and_replays_a_d
         page.button(link).await;
     }
     let visible = c
-        .execute("return document.cookie + '|' + window.localStorage.length", vec![])
+        .execute(
+            "return document.cookie + '|' + window.localStorage.length",
+            vec![],
+        )
         .await
         .unwrap();
-    assert_eq!(visible, json!("|0"), "no cookie or storage visible to scripts");
+    assert_eq!(
+        visible,
+        json!("|0"),
+        "no cookie or storage visible to scripts"
+    );
 
     // Add endpoint → the Loops card → its API key.
     page.click("Endpoints").await;
     page.click("Add endpoint").await;
     for card in ["Loops", "Customer.io", "Windmill", "Inngest", "JavaScript"] {
-        page.find(&format!("//button[.//strong[normalize-space(.)={}]]", lit(card)))
-            .await;
+        page.find(&format!(
+            "//button[.//strong[normalize-space(.)={}]]",
+            lit(card)
+        ))
+        .await;
     }
     page.shot("add-endpoint").await;
     page.find("//button[.//strong[normalize-space(.)='Loops']]")
@@ -440,25 +511,34 @@ async fn dashboard_in_a_browser_adds_an_endpoint_sees_deliveries_and_replays_a_d
     assert!(seed.contains("payment_confirmation"), "{seed}");
 
     // Break it: the error names its line.
-    let broken = seed.replacen("const p = webhook.payload.data;", "const p = webhook.payload.data.;", 1);
+    let broken = seed.replacen(
+        "const p = webhook.payload.data;",
+        "const p = webhook.payload.data.;",
+        1,
+    );
     page.set_code("JavaScript handler", &broken).await;
     page.click("Test").await;
     page.sees("Error on line 3").await;
 
     // Fix it; Test on a sample, then on the recorded event.
-    page.set_code("JavaScript handler", &fixed_handler(&seed)).await;
+    page.set_code("JavaScript handler", &fixed_handler(&seed))
+        .await;
     page.choose("Test on", "Sample: payment.succeeded").await;
     page.click("Test").await;
-    page.sees(&format!("POST {}", sink.url("/v1/events/send"))).await;
+    page.sees(&format!("POST {}", sink.url("/v1/events/send")))
+        .await;
     page.sees("payment_confirmation").await;
     page.sees("Fuel").await;
     // The editor and the result in one picture: a taller window, scrolled
     // to the editor.
     c.set_window_size(1280, 1900).await.unwrap();
     let arg = serde_json::to_value(page.field("JavaScript handler").await).unwrap();
-    c.execute("arguments[0].scrollIntoView({block: 'start'}); window.scrollBy(0, -90);", vec![arg])
-        .await
-        .unwrap();
+    c.execute(
+        "arguments[0].scrollIntoView({block: 'start'}); window.scrollBy(0, -90);",
+        vec![arg],
+    )
+    .await
+    .unwrap();
     page.shot("js-editor").await;
     c.set_window_size(1280, 900).await.unwrap();
     let (_, recorded) = admin_get(&server, &format!("/v1/events/{recorded_id}")).await;
@@ -483,7 +563,14 @@ async fn dashboard_in_a_browser_adds_an_endpoint_sees_deliveries_and_replays_a_d
     let config_path = server.config_path().display().to_string();
     let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
         hookwasm_in(
-            &["send", &event.display().to_string(), "--config", &config_path, "--id", "msg_dash_1"],
+            &[
+                "send",
+                &event.display().to_string(),
+                "--config",
+                &config_path,
+                "--id",
+                "msg_dash_1",
+            ],
             std::path::Path::new("/"),
         )
     })
@@ -517,17 +604,24 @@ async fn dashboard_in_a_browser_adds_an_endpoint_sees_deliveries_and_replays_a_d
     let dead_id = dead["id"].as_str().unwrap().to_string();
     page.click("Dead letters").await;
     let select = page
-        .find(&format!("//input[@type='checkbox'][@aria-label={}]", lit(&format!("Select {dead_id}"))))
+        .find(&format!(
+            "//input[@type='checkbox'][@aria-label={}]",
+            lit(&format!("Select {dead_id}"))
+        ))
         .await;
     page.shot("dead-letters").await;
     failing.store(false, Ordering::SeqCst);
     select.click().await.unwrap();
     page.click("Replay").await;
     page.sees("Replay: 1 queued").await;
-    eventually("the replayed delivery", Duration::from_secs(60), async || {
-        let (_, d) = admin_get(&server, &format!("/v1/deliveries/{dead_id}")).await;
-        (d["status"] == "delivered").then_some(())
-    })
+    eventually(
+        "the replayed delivery",
+        Duration::from_secs(60),
+        async || {
+            let (_, d) = admin_get(&server, &format!("/v1/deliveries/{dead_id}")).await;
+            (d["status"] == "delivered").then_some(())
+        },
+    )
     .await;
     page.click("Events").await;
     page.choose("Status", "delivered").await;

@@ -233,7 +233,9 @@ mod tests {
     #[test]
     fn cookies_are_strict_and_secure_only_over_https() {
         let c = set_cookie("abc", Duration::from_secs(10), false);
-        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Max-Age=10"));
+        assert!(
+            c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Max-Age=10")
+        );
         assert!(!c.contains("Secure"));
         assert!(set_cookie("abc", Duration::from_secs(10), true).ends_with("; Secure"));
         let mut h = HeaderMap::new();

@@ -341,10 +341,7 @@ impl Catalog {
             ));
         }
         // As in a create: the code is checked and attached as a version.
-        let version = spec
-            .transformation
-            .take()
-            .map(|c| new_version(1, &c.code));
+        let version = spec.transformation.take().map(|c| new_version(1, &c.code));
         self.check_endpoint(&spec, version.as_ref(), &self.source_ids())
     }
 

@@ -88,7 +88,10 @@ mod tests {
             assert!(!text.contains("http://") && !text.contains("https://"));
         }
         assert!(!SCRIPT.contains("localStorage"));
-        assert!(!SCRIPT.contains("innerHTML"), "build the DOM, never parse strings into it");
+        assert!(
+            !SCRIPT.contains("innerHTML"),
+            "build the DOM, never parse strings into it"
+        );
     }
 
     #[test]
