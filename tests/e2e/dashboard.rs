@@ -558,6 +558,31 @@ async fn dashboard_in_a_browser_adds_an_endpoint_sees_deliveries_and_replays_a_d
     assert_eq!(endpoint["plugin"]["name"], "js");
     assert_eq!(endpoint["auth"]["bearer"]["last4"], "6789");
 
+    // Its page: a new version of the code, its diff, a rollback; disable
+    // and enable.
+    let edited = fixed_handler(&seed).replace("\"payment_confirmation\"", "\"payment_confirmed\"");
+    page.set_code("JavaScript handler (version 1)", &edited)
+        .await;
+    page.click("Save as a new version").await;
+    page.field("JavaScript handler (version 2)").await;
+    page.click("Diff v1").await;
+    page.sees(r#"- eventName: "payment_confirmation","#).await;
+    page.sees(r#"+ eventName: "payment_confirmed","#).await;
+    page.click("Roll back to v1").await;
+    page.field("JavaScript handler (version 3)").await;
+    let (_, current) = admin_get(&server, "/v1/endpoints/loops-js/transformation").await;
+    assert!(
+        current["code"]
+            .as_str()
+            .unwrap()
+            .contains("\"payment_confirmation\"")
+    );
+    page.click("Disable").await;
+    page.click("Enable").await;
+    page.button("Disable").await;
+    let (_, endpoint) = admin_get(&server, "/v1/endpoints/loops-js").await;
+    assert_eq!(endpoint["enabled"], true);
+
     // `hookwasm send` an event: delivered, and the Events page shows it.
     let event = fixtures().join("dodo/payment.succeeded.json");
     let config_path = server.config_path().display().to_string();
@@ -639,6 +664,24 @@ async fn dashboard_in_a_browser_adds_an_endpoint_sees_deliveries_and_replays_a_d
     page.shot("overview").await;
     page.click("Plugins").await;
     page.sees("JavaScript").await;
+
+    // A phone's width: one column, nothing wider than the screen but the
+    // tables, which scroll inside their own box.
+    c.set_window_size(390, 844).await.unwrap();
+    page.click("Endpoints").await;
+    page.button("Add endpoint").await;
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().unwrap_or(1) <= 0,
+        "the page is wider than a phone: {overflow}"
+    );
+    c.set_window_size(1280, 900).await.unwrap();
 
     // Sign out: back to the sign-in form, and the API refuses the old cookie.
     page.click("Sign out").await;

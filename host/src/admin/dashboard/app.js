@@ -876,8 +876,13 @@ function repairButtons(d, after) {
 }
 
 async function eventPage(main, id) {
-  const draw = async () => {
+  let shown = null;
+  const draw = async (force) => {
     const ev = await api("GET", `/v1/events/${encodeURIComponent(id)}`);
+    // As on the dead letters page: redraw only what changed.
+    const text = JSON.stringify(ev);
+    if (!force && text === shown) return;
+    shown = text;
     const deliveries = ev.deliveries.map((d) => h("section", { class: "panel", "aria-label": `Delivery ${d.id}` },
       h("h3", {}, h("a", { href: `#/endpoints/${encodeURIComponent(d.endpoint)}`, text: d.endpoint }), " ", badge(d.status)),
       h("dl", { class: "kv" },
@@ -885,7 +890,7 @@ async function eventPage(main, id) {
         h("dt", { text: "Attempts" }), h("dd", { text: String(d.attempt_count) }),
         d.next_attempt_at ? [h("dt", { text: "Next attempt" }), h("dd", { text: when(d.next_attempt_at) })] : "",
         d.reason ? [h("dt", { text: "Reason" }), h("dd", { text: d.reason })] : ""),
-      d.status === "dead" || d.status === "delivered" || d.status === "skipped" ? h("div", { class: "actions" }, repairButtons(d, draw)) : "",
+      d.status === "dead" || d.status === "delivered" || d.status === "skipped" ? h("div", { class: "actions" }, repairButtons(d, () => draw(true))) : "",
       d.attempts.length ? table(`Attempts of ${d.id}`, ["#", "At", "Status", "Duration", "Response", "Error"], d.attempts.map((a) => h("tr", {},
         h("td", { text: a.n }), h("td", { text: when(a.at) }), h("td", { text: a.status ?? "—" }),
         h("td", { class: "num", text: `${a.duration_ms} ms` }), h("td", {}, a.response ? h("code", { text: a.response.slice(0, 300) }) : "—"),
@@ -920,15 +925,21 @@ async function deadPage(main, args, query) {
   if (query.get("cursor")) q.set("cursor", query.get("cursor"));
   let items = [];
   let next = null;
-  const load = async () => {
+  let shown = null;
+  // Re-renders only when the list changed, so a poll never moves the
+  // keyboard focus or replaces what the user is about to click.
+  const load = async (force) => {
     const page = await api("GET", `/v1/deliveries?${q}`);
+    const text = JSON.stringify(page);
+    if (!force && text === shown) return;
+    shown = text;
     items = page.items;
     next = page.next_cursor;
     for (const id of [...selected]) if (!items.some((d) => d.id === id)) selected.delete(id);
     const all = h("input", { type: "checkbox", id: nextId("all") });
     all.addEventListener("change", () => {
       items.forEach((d) => (all.checked ? selected.add(d.id) : selected.delete(d.id)));
-      load();
+      load(true);
     });
     all.checked = items.length > 0 && items.every((d) => selected.has(d.id));
     listBox.replaceChildren(
@@ -947,7 +958,7 @@ async function deadPage(main, args, query) {
       }
       selected.clear();
       status.textContent = `${label}: ${done} queued${failed.length ? "; failed: " + failed.join("; ") : ""}.`;
-      await load();
+      await load(true);
     }));
     return b;
   };
@@ -957,7 +968,7 @@ async function deadPage(main, args, query) {
     h("p", { class: "muted", text: "Retry sends the stored request again (the same bytes); Replay runs the endpoint's current plugin or transformation first." }),
     h("div", { class: "panel" }, field("Endpoint", endpoint)),
     h("div", { class: "actions" }, run("Retry", "retry"), run("Replay", "replay"),
-      h("button", { type: "button", class: "secondary", text: "Refresh", onclick: () => load() })),
+      h("button", { type: "button", class: "secondary", text: "Refresh", onclick: () => load(true) })),
     status, listBox);
   await load();
   every(5000, () => { if (!selected.size) load().catch(() => {}); });
