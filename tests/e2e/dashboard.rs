@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 use super::support::{
     ADMIN_TOKEN, Hookwasm, Sink, admin_get, eventually, fixture, fixtures, free_port, hookwasm_in,
+    raw_request,
 };
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -134,6 +135,18 @@ async fn dashboard_sessions_need_csrf_for_changes_and_expire() {
         wrong.body
     );
     assert!(wrong.headers.get("set-cookie").is_none());
+
+    // A cross-origin form cannot sign a browser in to our session (login
+    // CSRF): it can only send text/plain or form bodies, not JSON.
+    let (status, _) = raw_request(
+        "POST",
+        &server.admin_url("/v1/session"),
+        &[("content-type".to_string(), "text/plain".to_string())],
+        format!(r#"{{"token":"{ADMIN_TOKEN}"}}"#).into_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 415);
 
     let (cookie, csrf) = sign_in(&server).await;
     let reads = call(
@@ -320,7 +333,10 @@ impl Page<'_> {
         match self
             .c
             .wait()
-            .at_most(Duration::from_secs(20))
+            // Generous: the first Test compiles the JavaScript engine when
+            // the plugin cache is cold, on a CI machine busy with the rest of
+            // the suite.
+            .at_most(Duration::from_secs(90))
             .for_element(Locator::XPath(xpath))
             .await
         {
