@@ -3,7 +3,7 @@
 //! cannot drift from what the server answers.
 
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::api::*;
 use super::routes;
@@ -46,7 +46,7 @@ use crate::runtime::registry::PluginInfo;
         SignInRequest, SessionView, ExampleView, DraftTestRequest,
     )),
     modifiers(&BearerAuth),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
 )]
 struct AdminApi;
 
@@ -58,6 +58,15 @@ impl utoipa::Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        // The dashboard's session (POST /v1/session); its changes also need
+        // the session's X-CSRF-Token header.
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::admin::session::COOKIE,
+                "A dashboard session; every change made with it also needs X-CSRF-Token",
+            ))),
         );
     }
 }

@@ -837,7 +837,8 @@ async function eventsPage(main, args, query) {
   let list, next;
   if (query.get("status")) {
     // The status is a delivery's: list the deliveries in it (each links to
-    // its event); the source and type narrow the page shown.
+    // its event); the type narrows the page shown (a delivery names no
+    // source, so the source filter applies to events only).
     q.set("status", query.get("status"));
     const page = await api("GET", `/v1/deliveries?${q}`);
     const items = page.items.filter((d) => !query.get("type") || d.event_type === query.get("type"));
@@ -992,6 +993,11 @@ async function pluginsPage(main) {
 // --- start
 
 document.getElementById("sign-out").addEventListener("click", signOut);
+// The skip link must not change the hash (that is the router's).
+document.querySelector(".skip").addEventListener("click", (ev) => {
+  ev.preventDefault();
+  $main().focus();
+});
 window.addEventListener("hashchange", route);
 (async () => {
   try {
