@@ -334,6 +334,19 @@ pub struct EventView {
     #[serde(rename = "type")]
     pub event_type: String,
     pub received_at: String,
+    /// Where it went, in a listing asked with `deliveries=true` (the
+    /// dashboard's Events page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deliveries: Option<Vec<DeliveryStateView>>,
+}
+
+/// A delivery's state, as an event listing shows it.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryStateView {
+    pub id: String,
+    pub endpoint: String,
+    /// pending, delivered, skipped, dead, cancelled.
+    pub status: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -43,7 +43,7 @@ use crate::runtime::registry::PluginInfo;
         WindowRequest, JobView, AuditView, ReadyView, SourceSpec, EndpointSpec, AuthSpec, SettingValue,
         LimitsSpec, RetrySpec, TransformationSpec, FileStatus, ManagedBy, TransformationVersion,
         PluginInfo, PluginForm, FormUrl, FormAuth, FormSetting,
-        SignInRequest, SessionView, ExampleView, DraftTestRequest,
+        SignInRequest, SessionView, ExampleView, DraftTestRequest, DeliveryStateView,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = []), ("session" = [])),

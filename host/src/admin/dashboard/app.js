@@ -847,13 +847,17 @@ async function eventsPage(main, args, query) {
   } else {
     if (query.get("source")) q.set("source", query.get("source"));
     if (query.get("type")) q.set("type", query.get("type"));
+    q.set("deliveries", "true");
     const page = await api("GET", `/v1/events?${q}`);
     next = page.next_cursor;
-    list = table("Events", ["Received", "Event", "Type", "Source", "Webhook id"], page.items.map((e) => h("tr", {},
+    list = table("Events", ["Received", "Event", "Type", "Source", "Deliveries", "Webhook id"], page.items.map((e) => h("tr", {},
       h("td", { text: when(e.received_at) }),
       h("td", {}, h("a", { href: `#/events/${encodeURIComponent(e.id)}`, text: e.id })),
       h("td", { text: e.type }),
       h("td", { text: e.source }),
+      h("td", {}, (e.deliveries || []).length
+        ? h("ul", { class: "plain" }, e.deliveries.map((d) => h("li", {}, `${d.endpoint} `, badge(d.status))))
+        : h("span", { class: "muted", text: "none" })),
       h("td", {}, h("code", { text: e.webhook_id })))));
   }
   const pager = h("div", { class: "actions" },
