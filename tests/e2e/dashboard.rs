@@ -92,7 +92,7 @@ async fn sign_in(server: &Hookwasm) -> (String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_sessions_need_csrf_for_changes_and_expire() {
     let server = Hookwasm::start_admin(
-        "session_ttl_secs = 2",
+        "session_ttl_secs = 5",
         "[[endpoints]]\nid = \"sink\"\nsource = \"dodo\"\nplugin = \"inngest\"\nevents = [\"*\"]\nurl = \"http://127.0.0.1:9/e\"\n",
     )
     .await;
@@ -157,6 +157,55 @@ async fn dashboard_sessions_need_csrf_for_changes_and_expire() {
     )
     .await;
     assert_eq!(reads.status, 200, "{}", reads.body);
+    // The editor's starting points: the `plugin new` handler, then Dodo's
+    // seed examples.
+    let examples = call(
+        "GET",
+        &server.admin_url("/v1/examples"),
+        &[("cookie", &cookie)],
+        None,
+    )
+    .await;
+    let items = examples.body["items"].as_array().unwrap();
+    assert_eq!(items[0]["destination"], "js");
+    assert!(!items[0]["code"].as_str().unwrap().contains("{{"));
+    assert!(
+        items
+            .iter()
+            .any(|e| e["name"] == "loops.payment_confirmation")
+    );
+    // A dry run of an endpoint not created yet: nothing is created.
+    let draft = call(
+        "POST",
+        &server.admin_url("/v1/test"),
+        &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+        Some(json!({
+            "endpoint": {"source": "dodo", "events": ["*"], "url": "http://127.0.0.1:9/x",
+                         "transformation": {"code": "function handler(webhook) {\n  webhook.payload = {n: webhook.payload.data.total_amount};\n  return webhook;\n}"}},
+            "event_type": "payment.succeeded"
+        })),
+    )
+    .await;
+    assert_eq!(draft.status, 200, "{}", draft.body);
+    assert_eq!(draft.body["outcome"], "deliver", "{}", draft.body);
+    assert!(
+        draft.body["request"]["body"]["n"].is_number(),
+        "{}",
+        draft.body
+    );
+
+    // A fresh session for the checks below, so that the dry run above
+    // (which may compile the JavaScript engine on a cold cache) cannot use
+    // up its 5 seconds.
+    let (cookie, csrf) = sign_in(&server).await;
+    let listed = call(
+        "GET",
+        &server.admin_url("/v1/endpoints"),
+        &[("cookie", &cookie)],
+        None,
+    )
+    .await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
     // A change with the cookie but without the CSRF token: 403, one line of JSON.
     let url = server.admin_url("/v1/endpoints/sink/disable");
     let forged = call("POST", &url, &[("cookie", &cookie)], Some(json!({}))).await;
@@ -217,8 +266,18 @@ async fn dashboard_sessions_need_csrf_for_changes_and_expire() {
     .await;
     assert_eq!(after.status, 401);
 
-    // The session expires (session_ttl_secs = 2).
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The session expires (session_ttl_secs = 5).
+    let (cookie, _) = sign_in(&server).await;
+    let live = call(
+        "GET",
+        &server.admin_url("/v1/session"),
+        &[("cookie", &cookie)],
+        None,
+    )
+    .await;
+    assert_eq!(live.status, 200);
+    assert!(live.body["expires_in_secs"].as_u64().unwrap() <= 5);
+    tokio::time::sleep(Duration::from_millis(5500)).await;
     let expired = call(
         "GET",
         &server.admin_url("/v1/session"),

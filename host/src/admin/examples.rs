@@ -1,10 +1,16 @@
 //! The seed JavaScript handlers, per destination (`docs/seed-examples/`,
 //! from Dodo's documentation): where the dashboard's code editor starts when
 //! an endpoint for that destination switches to a JavaScript
-//! transformation (`GET /v1/examples`).
+//! transformation (`GET /v1/examples`); and, for a JavaScript endpoint of
+//! one's own, the handler `hookwasm plugin new --lang js` writes.
 
-/// (name: `destination.what`, code)
+/// (name: `destination.what`, code); `{{name}}` stands for the handler's
+/// name (see [`code`]).
 pub const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "js.payment_summary",
+        include_str!("../cli/templates/handler.js"),
+    ),
     (
         "customerio.track_attributes",
         include_str!("../../../docs/seed-examples/customerio.track_attributes.js"),
@@ -55,6 +61,11 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ),
 ];
 
+/// An example's code as the editor shows it.
+pub fn code(text: &str) -> String {
+    text.replace("{{name}}", "handler")
+}
+
 /// The destination an example stands in for: its name up to the first dot.
 pub fn destination(name: &str) -> &str {
     name.split('.').next().unwrap_or(name)
@@ -67,9 +78,10 @@ mod tests {
     #[test]
     fn every_example_defines_a_handler_for_a_built_in_destination() {
         for (name, code) in EXAMPLES {
-            assert!(code.contains("function handler"), "{name}");
+            assert!(super::code(code).contains("function handler"), "{name}");
+            assert!(!super::code(code).contains("{{"), "{name}");
             assert!(
-                ["loops", "customerio", "inngest", "windmill"].contains(&destination(name)),
+                ["js", "loops", "customerio", "inngest", "windmill"].contains(&destination(name)),
                 "{name}"
             );
         }

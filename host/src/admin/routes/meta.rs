@@ -156,7 +156,7 @@ pub(crate) async fn list_examples() -> Json<List<ExampleView>> {
             .map(|(name, code)| ExampleView {
                 name: name.to_string(),
                 destination: examples::destination(name).to_string(),
-                code: code.to_string(),
+                code: examples::code(code),
             })
             .collect(),
         next_cursor: None,
