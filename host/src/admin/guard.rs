@@ -203,8 +203,8 @@ pub async fn check(State(admin): State<Arc<Admin>>, request: Request, next: Next
         .into_response();
     }
     let path = request.uri().path();
-    let open = (request.method() == Method::GET
-        && (path == "/healthz" || super::dashboard::is_page(path)))
+    let reads = matches!(*request.method(), Method::GET | Method::HEAD);
+    let open = (reads && (path == "/healthz" || super::dashboard::is_page(path)))
         // Signing in checks the token in its body itself.
         || (request.method() == Method::POST && path == super::routes::session::PATH);
     if !open && !guard.token_matches(request.headers()) {
@@ -212,7 +212,6 @@ pub async fn check(State(admin): State<Arc<Admin>>, request: Request, next: Next
             Some(active) => {
                 // The browser sends the cookie with any request to this
                 // origin; only the dashboard's script knows the CSRF token.
-                let reads = matches!(*request.method(), Method::GET | Method::HEAD);
                 if !reads && !session::csrf_matches(&active, request.headers()) {
                     tracing::warn!(path = %path, "admin request refused: session cookie without its CSRF token");
                     return ApiError::new(

@@ -392,7 +392,9 @@ async function addEndpointCards(main) {
     h("div", { class: "cards" }, list.map((p) => {
       const desc = nextId("desc");
       return h("button", {
-        type: "button", class: "card", "aria-describedby": desc,
+        // Named by the plugin alone ("Loops"); the description is read
+        // after it.
+        type: "button", class: "card", "aria-label": titleOf(p), "aria-describedby": desc,
         onclick: () => { location.hash = `#/endpoints/new/${encodeURIComponent(p.name)}`; },
       },
       h("span", { class: "cat", text: (p.form && p.form.category) || p.source }),
