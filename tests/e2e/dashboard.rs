@@ -737,6 +737,15 @@ async fn dashboard_in_a_browser_adds_an_endpoint_sees_deliveries_and_replays_a_d
     ))
     .await;
 
+    // The endpoint's repairs: recover a window's dead letters (none left),
+    // and send a sample for real.
+    page.click("loops-js").await;
+    page.click("Recover dead letters").await;
+    page.sees("Recover: done").await;
+    page.click("Send sample").await;
+    page.sees("Sample sent as").await;
+    sink.wait_for(4, Duration::from_secs(60)).await;
+
     // The overview charts (two samples make a line), and the plugins page.
     page.click("Overview").await;
     page.sees("Events received").await;
