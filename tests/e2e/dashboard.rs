@@ -26,8 +26,15 @@ use super::support::{
     raw_request,
 };
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Debian's paths (`chromium`, `chromium-driver`); elsewhere, say where
+/// they are in `HOOKWASM_TEST_CHROMIUM` and `HOOKWASM_TEST_CHROMEDRIVER`.
+fn chromium() -> String {
+    std::env::var("HOOKWASM_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+fn chromedriver() -> String {
+    std::env::var("HOOKWASM_TEST_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into())
+}
 
 // --- a plain HTTP client that shows the headers (cookies)
 
@@ -313,7 +320,8 @@ impl Drop for Driver {
 /// the environment says a browser is required).
 async fn browser() -> Option<Driver> {
     let required = std::env::var("HOOKWASM_TEST_BROWSER").as_deref() == Ok("required");
-    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+    let (chromium, chromedriver) = (chromium(), chromedriver());
+    let missing: Vec<&str> = [chromium.as_str(), chromedriver.as_str()]
         .into_iter()
         .filter(|p| !std::path::Path::new(p).exists())
         .collect();
@@ -327,7 +335,7 @@ async fn browser() -> Option<Driver> {
         return None;
     }
     let port = free_port();
-    let child = Command::new(CHROMEDRIVER)
+    let child = Command::new(&chromedriver)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -350,7 +358,7 @@ async fn browser() -> Option<Driver> {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
-        json!({ "binary": CHROMIUM, "args": args }),
+        json!({ "binary": chromium, "args": args }),
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     let client = loop {
