@@ -780,10 +780,22 @@ async fn dashboard_in_a_browser_adds_an_endpoint_sees_deliveries_and_replays_a_d
     );
     c.set_window_size(1280, 900).await.unwrap();
 
-    // Sign out: back to the sign-in form, and the API refuses the old cookie.
+    // Sign out: back to the sign-in form.
     page.click("Sign out").await;
     page.sees("Signed out.").await;
     c.goto(&server.admin_url("/")).await.unwrap();
+    page.field("Admin token").await;
+
+    // A session expires: on a server whose sessions last 3 seconds, the
+    // next request after that sends the page back to the sign-in form.
+    let short = Hookwasm::start_admin("session_ttl_secs = 3", "").await;
+    c.goto(&short.admin_url("/")).await.unwrap();
+    page.fill("Admin token", ADMIN_TOKEN).await;
+    page.click("Sign in").await;
+    page.button("Sign out").await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    page.click("Endpoints").await;
+    page.sees("Your session has expired. Sign in again.").await;
     page.field("Admin token").await;
     driver.client.clone().close().await.unwrap();
 }
