@@ -182,7 +182,12 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Server, St
 
     let ready = Arc::new(AtomicBool::new(false));
     let config = Arc::new(config);
-    let guard = crate::admin::guard_for(&token, admin_addr, &config.admin.hosts);
+    let guard = crate::admin::guard_for(
+        &token,
+        admin_addr,
+        &config.admin.hosts,
+        config.admin.session_ttl,
+    );
     let admin = Arc::new(Admin {
         config: config.clone(),
         store: store.clone(),

@@ -527,7 +527,11 @@ async fn a_server_with_no_configured_token_generates_one_and_requires_it() {
         );
     }
     let url = server.admin_url("/v1/endpoints");
-    let (status, _) = get(&url, None).await.unwrap();
+    // The token file is written before the listener is up: wait for it.
+    let status = eventually("the admin listener", Duration::from_secs(30), async || {
+        get(&url, None).await.ok().map(|(status, _)| status)
+    })
+    .await;
     assert_eq!(status, 401, "no token, even on loopback");
     eventually(
         "the admin API with the generated token",

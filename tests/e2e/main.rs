@@ -5,6 +5,7 @@ mod admin;
 mod catalog;
 mod cli;
 mod crash;
+mod dashboard;
 mod dest_auth;
 mod disabled;
 mod examples;

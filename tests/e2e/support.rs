@@ -280,19 +280,19 @@ impl Hookwasm {
         rest: &str,
         prepare: impl FnOnce(&Path),
     ) -> Hookwasm {
-        Hookwasm::start_config(server_extra, rest, prepare, None, &[]).await
+        Hookwasm::start_config(server_extra, rest, prepare, None, &[], "").await
     }
 
     /// Like `start`, with its data in `data_dir` (which may be elsewhere,
     /// e.g. on a test file system) and its compiled plugins in `cache`.
     pub async fn start_on(data_dir: &Path, cache: PluginCache, rest: &str) -> Hookwasm {
-        Hookwasm::start_config("", rest, |_| {}, Some((data_dir, cache)), &[]).await
+        Hookwasm::start_config("", rest, |_| {}, Some((data_dir, cache)), &[], "").await
     }
 
     /// A server whose config has no source and no endpoint: everything
     /// comes over the admin API.
     pub async fn start_bare() -> Hookwasm {
-        Hookwasm::start_config(NO_SOURCES, "", |_| {}, None, &[]).await
+        Hookwasm::start_config(NO_SOURCES, "", |_| {}, None, &[], "").await
     }
 
     /// Like `start_with`, with environment variables for the server (the
@@ -302,7 +302,12 @@ impl Hookwasm {
         prepare: impl FnOnce(&Path),
         env: &[(&str, &str)],
     ) -> Hookwasm {
-        Hookwasm::start_config("", rest, prepare, None, env).await
+        Hookwasm::start_config("", rest, prepare, None, env, "").await
+    }
+
+    /// Like `start`, with `admin_extra` lines added to `[admin]`.
+    pub async fn start_admin(admin_extra: &str, rest: &str) -> Hookwasm {
+        Hookwasm::start_config("", rest, |_| {}, None, &[], admin_extra).await
     }
 
     async fn start_config(
@@ -311,6 +316,7 @@ impl Hookwasm {
         prepare: impl FnOnce(&Path),
         data_dir: Option<(&Path, PluginCache)>,
         env: &[(&str, &str)],
+        admin_extra: &str,
     ) -> Hookwasm {
         let grace = if server_extra.contains("shutdown_grace_secs") {
             ""
@@ -349,6 +355,7 @@ allow_private_destinations = true
 [admin]
 listen = "{admin}"
 token = "test-admin-token-0123456789"
+{admin_extra}
 
 {sources}
 {rest}

@@ -339,6 +339,19 @@ pub struct EventView {
     #[serde(rename = "type")]
     pub event_type: String,
     pub received_at: String,
+    /// Where it went, in a listing asked with `deliveries=true` (the
+    /// dashboard's Events page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deliveries: Option<Vec<DeliveryStateView>>,
+}
+
+/// A delivery's state, as an event listing shows it.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryStateView {
+    pub id: String,
+    pub endpoint: String,
+    /// pending, delivered, skipped, dead, cancelled.
+    pub status: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -456,4 +469,56 @@ pub struct ReadyView {
     /// Plugins still being compiled (a first start): their endpoints
     /// deliver once they are ready.
     pub compiling: Vec<String>,
+}
+
+// --- dashboard sessions
+
+/// Signing in to the dashboard: the admin token, once. The answer sets the
+/// session cookie; the token itself is not kept by the browser.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    pub token: String,
+}
+
+impl std::fmt::Debug for SignInRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInRequest").finish_non_exhaustive()
+    }
+}
+
+/// A dashboard session: send `csrf_token` as `X-CSRF-Token` with every
+/// change made with its cookie.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionView {
+    pub csrf_token: String,
+    /// Seconds until it expires.
+    pub expires_in_secs: u64,
+}
+
+/// A seed JavaScript handler for a destination: where the dashboard's
+/// editor starts.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExampleView {
+    /// e.g. `loops.payment_confirmation`.
+    pub name: String,
+    /// The plugin it stands in for, e.g. `loops`.
+    pub destination: String,
+    pub code: String,
+}
+
+/// A dry run of an endpoint that does not exist yet (the dashboard's
+/// **Test** before **Create endpoint**): the endpoint as it would be
+/// created, and what to run it on, as for a saved endpoint's test.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DraftTestRequest {
+    pub endpoint: crate::catalog::spec::EndpointSpec,
+    #[serde(default)]
+    pub event_type: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<Value>,
+    #[serde(default)]
+    pub event_id: Option<String>,
 }

@@ -1,10 +1,13 @@
-//! Who may use the admin API: every request but `GET /healthz` carries the
-//! bearer token; its `Host` is the listener's own address or a configured
-//! name (a page on another origin that rebinds its DNS name to 127.0.0.1
-//! sends its own name, and is refused); every change is
-//! `Content-Type: application/json` (a cross-origin page can only send
-//! `text/plain` and forms without a preflight); failed attempts are
-//! logged and rate-limited.
+//! Who may use the admin API: every request but `GET /healthz`, the
+//! dashboard's own files and its sign-in carries the bearer token or a
+//! dashboard session's cookie (`session`), and a cookie's change also its
+//! session's CSRF token (a cookie is sent by the browser on its own; the
+//! token only by the dashboard's script); its `Host` is the listener's own
+//! address or a configured name (a page on another origin that rebinds its
+//! DNS name to 127.0.0.1 sends its own name, and is refused); every change
+//! is `Content-Type: application/json` (a cross-origin page can only send
+//! `text/plain` and forms without a preflight); failed attempts are logged
+//! and rate-limited.
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -18,6 +21,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use http::{HeaderValue, Method, StatusCode, header};
 use subtle::ConstantTimeEq;
 
+use super::session::{self, Sessions};
 use super::{Admin, ApiError};
 
 /// The file a generated admin token is kept in, in the data directory.
@@ -104,10 +108,17 @@ pub struct Guard {
     /// interfaces answers to each of the machine's addresses).
     any_ip_on: Option<u16>,
     failures: DefaultDirectRateLimiter,
+    /// The dashboard's signed-in browsers.
+    pub sessions: Sessions,
 }
 
 impl Guard {
-    pub fn new(token: &AdminToken, listen: SocketAddr, names: &[String]) -> Guard {
+    pub fn new(
+        token: &AdminToken,
+        listen: SocketAddr,
+        names: &[String],
+        session_ttl: std::time::Duration,
+    ) -> Guard {
         let port = listen.port();
         let mut hosts = vec![host_of(listen)];
         if listen.ip().is_loopback() || listen.ip().is_unspecified() {
@@ -131,7 +142,19 @@ impl Guard {
             hosts,
             any_ip_on: listen.ip().is_unspecified().then_some(port),
             failures: RateLimiter::direct(quota),
+            sessions: Sessions::new(session_ttl),
         }
+    }
+
+    /// Counts a failed attempt (a wrong token, here or at sign-in): `true`
+    /// when there have been too many lately.
+    pub fn failed(&self) -> bool {
+        self.failures.check().is_err()
+    }
+
+    /// Whether `given` is the admin token (in constant time).
+    pub fn is_token(&self, given: &str) -> bool {
+        bool::from(given.as_bytes().ct_eq(self.token.as_bytes()))
     }
 
     fn host_allowed(&self, host: &str) -> bool {
@@ -153,7 +176,7 @@ impl Guard {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        bool::from(given.as_bytes().ct_eq(self.token.as_bytes()))
+        self.is_token(given)
     }
 }
 
@@ -179,23 +202,50 @@ pub async fn check(State(admin): State<Arc<Admin>>, request: Request, next: Next
         )
         .into_response();
     }
-    let open = request.method() == Method::GET && request.uri().path() == "/healthz";
+    let path = request.uri().path();
+    let reads = matches!(*request.method(), Method::GET | Method::HEAD);
+    let open = (reads && (path == "/healthz" || super::dashboard::is_page(path)))
+        // Signing in checks the token in its body itself.
+        || (request.method() == Method::POST && path == super::routes::session::PATH);
     if !open && !guard.token_matches(request.headers()) {
-        let limited = guard.failures.check().is_err();
-        tracing::warn!(path = %request.uri().path(), limited, "admin request refused: missing or wrong bearer token");
-        let mut response = if limited {
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many failed attempts; wait a moment",
-            )
-            .into_response()
-        } else {
-            ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token").into_response()
-        };
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return response;
+        match guard.sessions.of(request.headers()) {
+            Some(active) => {
+                // The browser sends the cookie with any request to this
+                // origin; only the dashboard's script knows the CSRF token.
+                if !reads && !session::csrf_matches(&active, request.headers()) {
+                    tracing::warn!(path = %path, "admin request refused: session cookie without its CSRF token");
+                    return ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "missing or wrong X-CSRF-Token for this session",
+                    )
+                    .into_response();
+                }
+            }
+            None => {
+                let limited = guard.failed();
+                tracing::warn!(path = %path, limited, "admin request refused: missing or wrong bearer token");
+                let mut response = if limited {
+                    ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too many failed attempts; wait a moment",
+                    )
+                    .into_response()
+                } else if session::has_cookie(request.headers()) {
+                    ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "the dashboard session expired or ended: sign in again",
+                    )
+                    .into_response()
+                } else {
+                    ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token")
+                        .into_response()
+                };
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return response;
+            }
+        }
     }
     let changes = matches!(
         *request.method(),
@@ -232,7 +282,12 @@ mod tests {
             source: TokenSource::Config,
         };
         let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-        Guard::new(&token, listen.parse().unwrap(), &names)
+        Guard::new(
+            &token,
+            listen.parse().unwrap(),
+            &names,
+            std::time::Duration::from_secs(60),
+        )
     }
 
     #[test]

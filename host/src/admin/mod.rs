@@ -10,14 +10,18 @@
 //! configured), only the listener's own address or a configured name as
 //! `Host` (DNS rebinding), `Content-Type: application/json` on every change
 //! (a cross-origin "simple" request cannot set it), and failed attempts
-//! rate-limited and logged (`guard`).
+//! rate-limited and logged (`guard`). The dashboard (`dashboard`) is served
+//! at `/` by the same listener and signs in to a session (`session`).
 
 pub mod api;
+mod dashboard;
+pub mod examples;
 mod guard;
 pub mod jobs;
 pub mod openapi;
 mod routes;
 pub mod samples;
+pub mod session;
 pub mod views;
 
 use std::sync::Arc;
@@ -69,8 +73,9 @@ pub fn guard_for(
     token: &AdminToken,
     listen: std::net::SocketAddr,
     hosts: &[String],
+    session_ttl: std::time::Duration,
 ) -> guard::Guard {
-    guard::Guard::new(token, listen, hosts)
+    guard::Guard::new(token, listen, hosts, session_ttl)
 }
 
 /// An answer that is not a success: a status and a one-line message,

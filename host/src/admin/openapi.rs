@@ -3,7 +3,7 @@
 //! cannot drift from what the server answers.
 
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::api::*;
 use super::routes;
@@ -18,7 +18,7 @@ use crate::runtime::registry::PluginInfo;
 #[openapi(
     info(
         title = "hookwasm admin API",
-        description = "Manage sources, endpoints and transformations at runtime; see what happened; repair it. Every request but GET /healthz needs the bearer token; changes need Content-Type: application/json; errors are {\"error\": \"…\"}."
+        description = "Manage sources, endpoints and transformations at runtime; see what happened; repair it. Every request but GET /healthz and the dashboard's sign-in (POST /v1/session) needs the bearer token or a dashboard session cookie (whose changes also need its X-CSRF-Token); changes need Content-Type: application/json; errors are {\"error\": \"…\"}."
     ),
     paths(
         routes::meta::readyz, routes::meta::config, routes::meta::audit, routes::meta::list_samples,
@@ -29,7 +29,8 @@ use crate::runtime::registry::PluginInfo;
         routes::endpoints::recover, routes::endpoints::replay_missing, routes::endpoints::job,
         routes::endpoints::transformation, routes::endpoints::put_transformation,
         routes::endpoints::versions, routes::endpoints::rollback, routes::endpoints::rotate_signing_secret,
-        routes::test::test, routes::test::send_sample,
+        routes::test::test, routes::test::draft, routes::test::send_sample,
+        routes::session::sign_in, routes::session::show, routes::session::sign_out, routes::meta::list_examples,
         routes::events::list, routes::events::show,
         routes::deliveries::list, routes::deliveries::show, routes::deliveries::retry, routes::deliveries::replay,
         routes::plugins::list, routes::plugins::test,
@@ -42,9 +43,10 @@ use crate::runtime::registry::PluginInfo;
         WindowRequest, JobView, AuditView, ReadyView, SourceSpec, EndpointSpec, AuthSpec, SettingValue,
         LimitsSpec, RetrySpec, TransformationSpec, FileStatus, ManagedBy, TransformationVersion,
         PluginInfo, PluginForm, FormUrl, FormAuth, FormSetting,
+        SignInRequest, SessionView, ExampleView, DraftTestRequest, DeliveryStateView,
     )),
     modifiers(&BearerAuth),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("session" = [])),
 )]
 struct AdminApi;
 
@@ -56,6 +58,15 @@ impl utoipa::Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        // The dashboard's session (POST /v1/session); its changes also need
+        // the session's X-CSRF-Token header.
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::admin::session::COOKIE,
+                "A dashboard session; every change made with it also needs X-CSRF-Token",
+            ))),
         );
     }
 }

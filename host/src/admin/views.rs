@@ -231,6 +231,7 @@ pub fn event(e: &Event) -> EventView {
         webhook_id: e.webhook_id.clone(),
         event_type: e.event_type.clone(),
         received_at: time(e.received_at),
+        deliveries: None,
     }
 }
 

@@ -325,6 +325,26 @@ impl Catalog {
         Ok(entry)
     }
 
+    /// The endpoint `create_endpoint` would make of `spec`, checked the same
+    /// way but neither stored nor published: what a dry run before creating
+    /// it runs on. Its code is not compiled here (the dry run reports a
+    /// broken script as its result, with the line).
+    pub fn draft_endpoint(
+        &self,
+        spec: &EndpointSpec,
+    ) -> Result<crate::model::Endpoint, CatalogError> {
+        let mut spec = spec.clone();
+        spec.id.get_or_insert_with(|| "draft".to_string());
+        if spec.script.is_some() {
+            return Err(CatalogError::Invalid(
+                "script: a file path is for the config file; over the API give the code as transformation.code".into(),
+            ));
+        }
+        // As in a create: the code is checked and attached as a version.
+        let version = spec.transformation.take().map(|c| new_version(1, &c.code));
+        self.check_endpoint(&spec, version.as_ref(), &self.source_ids())
+    }
+
     /// JSON merge patch of the endpoint as written; a `transformation` in
     /// it saves a new version.
     pub async fn patch_endpoint(

@@ -70,6 +70,8 @@ pub struct Admin {
     /// Host names the admin API answers to besides its own address (a
     /// reverse proxy's name): every other `Host` is refused.
     pub hosts: Vec<String>,
+    /// How long a dashboard sign-in lasts.
+    pub session_ttl: std::time::Duration,
 }
 
 impl std::fmt::Debug for Admin {
@@ -78,6 +80,7 @@ impl std::fmt::Debug for Admin {
             .field("listen", &self.listen)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("hosts", &self.hosts)
+            .field("session_ttl", &self.session_ttl)
             .finish()
     }
 }
@@ -141,6 +144,8 @@ pub struct ConfigError {
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8081";
+/// How long a dashboard sign-in lasts unless `[admin] session_ttl_secs` says.
+pub const DEFAULT_SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
 
 impl Config {
     /// Reads, expands and checks `path`.
@@ -266,6 +271,7 @@ impl Checker<'_> {
             listen: None,
             token: None,
             hosts: None,
+            session_ttl_secs: None,
         }));
         let retention = Retention {
             days: raw.retention.days.unwrap_or(30),
@@ -524,10 +530,19 @@ impl Checker<'_> {
                 None
             }
         };
+        let session_ttl = match raw.session_ttl_secs {
+            None => DEFAULT_SESSION_TTL,
+            Some(0) => {
+                self.problem("admin.session_ttl_secs", "must be at least 1");
+                DEFAULT_SESSION_TTL
+            }
+            Some(secs) => std::time::Duration::from_secs(secs),
+        };
         Admin {
             listen,
             token,
             hosts: raw.hosts.unwrap_or_default(),
+            session_ttl,
         }
     }
 

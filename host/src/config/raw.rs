@@ -52,6 +52,7 @@ pub struct Admin {
     pub listen: Option<String>,
     pub token: Option<String>,
     pub hosts: Option<Vec<String>>,
+    pub session_ttl_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -52,6 +52,7 @@ pub fn routes() -> axum::Router<Arc<Admin>> {
             "/v1/endpoints/{id}/send-sample",
             post(super::test::send_sample),
         )
+        .route("/v1/test", post(super::test::draft))
         .route("/v1/jobs/{id}", get(job))
 }
 

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 
-use super::super::api::{DeliveryDetail, EventDetail, EventView, List};
+use super::super::api::{DeliveryDetail, DeliveryStateView, EventDetail, EventView, List};
 use super::super::{Admin, ApiError, ApiResult, views};
 use crate::model::{Delivery, Event, EventId, EventQuery};
 
@@ -18,7 +18,8 @@ pub fn routes() -> axum::Router<Arc<Admin>> {
 
 #[utoipa::path(get, operation_id = "events_list", path = "/v1/events", tag = "events",
     params(("source" = Option<String>, Query), ("type" = Option<String>, Query), ("since" = Option<String>, Query),
-           ("until" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<usize>, Query)),
+           ("until" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<usize>, Query),
+           ("deliveries" = Option<bool>, Query, description = "true: each event with its deliveries' states")),
     responses((status = 200, body = List<EventView>)))]
 pub(crate) async fn list(
     State(admin): State<Arc<Admin>>,
@@ -32,9 +33,41 @@ pub(crate) async fn list(
         cursor: super::parse_param::<EventId>(&query, "cursor", "an event id")?,
         limit: super::limit(&query)?,
     };
+    let with_deliveries = match query.get("deliveries").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "deliveries: {other:?} is not true or false"
+            )));
+        }
+    };
     let page = admin.store.events(&q).await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for e in &page.items {
+        let mut view = views::event(e);
+        if with_deliveries {
+            // One lookup per event on the page (at most `limit`), never a
+            // scan of the log.
+            let states = admin.store.deliveries_of(e.id).await?;
+            view.deliveries = Some(
+                states
+                    .iter()
+                    .map(|d| {
+                        let shown = views::delivery(d);
+                        DeliveryStateView {
+                            id: shown.id,
+                            endpoint: shown.endpoint,
+                            status: shown.status,
+                        }
+                    })
+                    .collect(),
+            );
+        }
+        items.push(view);
+    }
     Ok(Json(List {
-        items: page.items.iter().map(views::event).collect(),
+        items,
         next_cursor: page.next_cursor,
     }))
 }

@@ -1,5 +1,6 @@
 //! Health, readiness, metrics, the config file's status, the audit log,
-//! the built-in samples and the OpenAPI document.
+//! the built-in samples, the seed JavaScript examples and the OpenAPI
+//! document.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -10,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderValue, StatusCode, header};
 
-use super::super::api::{AuditView, List, ReadyView, SampleView};
-use super::super::{Admin, ApiError, ApiResult, samples, views};
+use super::super::api::{AuditView, ExampleView, List, ReadyView, SampleView};
+use super::super::{Admin, ApiError, ApiResult, examples, samples, views};
 use crate::catalog::FileStatus;
 use crate::metrics::EndpointState as StateLabel;
 use crate::model::now_ms;
@@ -24,6 +25,7 @@ pub fn routes() -> axum::Router<Arc<Admin>> {
         .route("/v1/config", get(config))
         .route("/v1/audit", get(audit))
         .route("/v1/samples", get(list_samples))
+        .route("/v1/examples", get(list_examples))
         .route("/v1/openapi.json", get(openapi))
 }
 
@@ -140,6 +142,21 @@ pub(crate) async fn list_samples() -> Json<List<SampleView>> {
             .map(|(event_type, body)| SampleView {
                 event_type: event_type.to_string(),
                 payload: serde_json::from_str(body).unwrap_or_default(),
+            })
+            .collect(),
+        next_cursor: None,
+    })
+}
+
+#[utoipa::path(get, operation_id = "meta_list_examples", path = "/v1/examples", tag = "meta", responses((status = 200, body = List<ExampleView>)))]
+pub(crate) async fn list_examples() -> Json<List<ExampleView>> {
+    Json(List {
+        items: examples::EXAMPLES
+            .iter()
+            .map(|(name, code)| ExampleView {
+                name: name.to_string(),
+                destination: examples::destination(name).to_string(),
+                code: examples::code(code),
             })
             .collect(),
         next_cursor: None,

@@ -6,6 +6,7 @@ pub(super) mod endpoints;
 pub(super) mod events;
 pub(super) mod meta;
 pub(super) mod plugins;
+pub(super) mod session;
 pub(super) mod sources;
 pub(super) mod test;
 
@@ -28,6 +29,8 @@ pub fn all() -> Router<Arc<Admin>> {
         .merge(events::routes())
         .merge(deliveries::routes())
         .merge(plugins::routes())
+        .merge(session::routes())
+        .merge(super::dashboard::routes())
 }
 
 pub async fn not_found(request: Request) -> ApiError {

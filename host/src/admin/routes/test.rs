@@ -1,6 +1,7 @@
 //! Trying an endpoint: a dry run of its plugin or transformation (saved,
-//! or an unsaved edit) on a built-in sample, a given payload, or an event
-//! that was actually received; and sending a sample for real.
+//! or an unsaved edit; or of an endpoint not created yet) on a built-in
+//! sample, a given payload, or an event that was actually received; and
+//! sending a sample for real.
 
 use std::sync::Arc;
 
@@ -8,10 +9,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
 
-use super::super::api::{IngestedView, SendSampleRequest, StatsView, TestRequest, TestResult};
+use super::super::api::{
+    DraftTestRequest, IngestedView, SendSampleRequest, StatsView, TestRequest, TestResult,
+};
 use super::super::{Admin, ApiError, ApiResult, samples, views};
 use super::Body;
-use crate::model::{Event, EventId, Transformation, now_ms};
+use crate::model::{Endpoint, Event, EventId, Transformation, now_ms};
 use crate::runtime::registry::JS_ENGINE;
 use crate::runtime::{OutputPolicy, TransformInput, Transformed};
 
@@ -31,9 +34,37 @@ pub(crate) async fn test(
         .endpoint(&id)
         .cloned()
         .ok_or_else(|| ApiError::not_found(format!("no endpoint {id:?}")))?;
-    let endpoint = &entry.endpoint;
+    Ok(Json(run(&admin, &id, &entry.endpoint, &body).await?))
+}
+
+/// A dry run of an endpoint as it would be created (the dashboard's
+/// **Test** before **Create endpoint**): checked like a create, then run
+/// like a saved endpoint's test. Nothing is stored.
+#[utoipa::path(post, operation_id = "test_draft", path = "/v1/test", tag = "endpoints", request_body = DraftTestRequest,
+    responses((status = 200, body = TestResult), (status = 400, body = super::super::api::ErrorBody)))]
+pub(crate) async fn draft(
+    State(admin): State<Arc<Admin>>,
+    Body(body): Body<DraftTestRequest>,
+) -> ApiResult<Json<TestResult>> {
+    let endpoint = admin.catalog.draft_endpoint(&body.endpoint)?;
+    let request = TestRequest {
+        code: None,
+        event_type: body.event_type,
+        payload: body.payload,
+        event_id: body.event_id,
+    };
+    let id = endpoint.id.clone();
+    Ok(Json(run(&admin, &id, &endpoint, &request).await?))
+}
+
+async fn run(
+    admin: &Admin,
+    id: &str,
+    endpoint: &Endpoint,
+    body: &TestRequest,
+) -> ApiResult<TestResult> {
     let (payload, webhook_id, event_id) =
-        payload_for(&admin, &body, endpoint.events.patterns()).await?;
+        payload_for(admin, body, endpoint.events.patterns()).await?;
     let event_type = match &body.event_type {
         Some(t) if body.payload.is_none() && body.event_id.is_none() => t.clone(),
         _ => crate::ingest::event_type(&bytes::Bytes::from(payload.clone()))
@@ -58,7 +89,7 @@ pub(crate) async fn test(
     if let Some(t) = &transformation
         && let Err(e) = admin.registry.check_transformation(&plugin_name, t).await
     {
-        return Ok(Json(error_result(e, event_type, event_id)));
+        return Ok(error_result(e, event_type, event_id));
     }
     let plugin = admin
         .registry
@@ -108,7 +139,7 @@ pub(crate) async fn test(
             answer.error = Some(e.to_string());
         }
     }
-    Ok(Json(answer))
+    Ok(answer)
 }
 
 fn error_result(error: String, event_type: String, event_id: Option<String>) -> TestResult {
