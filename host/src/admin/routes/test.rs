@@ -241,7 +241,7 @@ pub(crate) async fn send_sample(
             sample.as_bytes(),
             &[entry
                 .endpoint
-                .route(&mut || serde_json::from_str(&sample).ok())],
+                .route(&mut || serde_json::from_str(sample).ok())],
             admin.config.server.dedupe_window,
         )
         .await?;

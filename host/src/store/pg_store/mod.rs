@@ -304,6 +304,15 @@ fn hostname() -> String {
         .unwrap_or_else(|| "node".into())
 }
 
+/// A statement prepared once per connection: PostgreSQL parses and plans
+/// the hot path's statements once, not on every call.
+async fn cached(
+    client: &deadpool_postgres::Object,
+    sql: &str,
+) -> Result<tokio_postgres::Statement> {
+    client.prepare_cached(sql).await.map_err(pg_error)
+}
+
 fn delivery_cols(alias: &str) -> String {
     rows::DELIVERY
         .split(", ")
@@ -362,7 +371,11 @@ impl EventLog for PgStore {
         let client = self.lazy().await?;
         let row = client
             .query_opt(
-                &format!("SELECT {} FROM events WHERE id = $1", rows::EVENT),
+                &cached(
+                    &client,
+                    &format!("SELECT {} FROM events WHERE id = $1", rows::EVENT),
+                )
+                .await?,
                 &[&&id.bytes()[..]],
             )
             .await
@@ -374,7 +387,11 @@ impl EventLog for PgStore {
         let client = self.lazy().await?;
         let row = client
             .query_opt(
-                "SELECT event_id FROM webhooks WHERE source = $1 AND webhook_id = $2",
+                &cached(
+                    &client,
+                    "SELECT event_id FROM webhooks WHERE source = $1 AND webhook_id = $2",
+                )
+                .await?,
                 &[&source, &webhook_id],
             )
             .await
@@ -389,7 +406,7 @@ impl EventLog for PgStore {
         let client = self.lazy().await?;
         let row = client
             .query_opt(
-                "SELECT payload FROM events WHERE id = $1",
+                &cached(&client, "SELECT payload FROM events WHERE id = $1").await?,
                 &[&&id.bytes()[..]],
             )
             .await
@@ -488,7 +505,11 @@ impl Queue for PgStore {
         let client = self.lazy().await?;
         let row = client
             .query_opt(
-                &format!("SELECT {} FROM deliveries WHERE id = $1", rows::DELIVERY),
+                &cached(
+                    &client,
+                    &format!("SELECT {} FROM deliveries WHERE id = $1", rows::DELIVERY),
+                )
+                .await?,
                 &[&&id.bytes()[..]],
             )
             .await
@@ -500,10 +521,14 @@ impl Queue for PgStore {
         let client = self.lazy().await?;
         let found = client
             .query(
-                &format!(
-                    "SELECT {} FROM deliveries WHERE event_id = $1 ORDER BY endpoint",
-                    rows::DELIVERY
-                ),
+                &cached(
+                    &client,
+                    &format!(
+                        "SELECT {} FROM deliveries WHERE event_id = $1 ORDER BY endpoint",
+                        rows::DELIVERY
+                    ),
+                )
+                .await?,
                 &[&&event.bytes()[..]],
             )
             .await
@@ -560,7 +585,11 @@ impl Queue for PgStore {
         let client = self.lazy().await?;
         let row = client
             .query_opt(
-                "SELECT request::text FROM deliveries WHERE id = $1",
+                &cached(
+                    &client,
+                    "SELECT request::text FROM deliveries WHERE id = $1",
+                )
+                .await?,
                 &[&&id.bytes()[..]],
             )
             .await
@@ -575,7 +604,11 @@ impl Queue for PgStore {
         let client = self.lazy().await?;
         let found = client
             .query(
-                "SELECT attempt::text FROM attempts WHERE delivery_id = $1 ORDER BY n",
+                &cached(
+                    &client,
+                    "SELECT attempt::text FROM attempts WHERE delivery_id = $1 ORDER BY n",
+                )
+                .await?,
                 &[&&id.bytes()[..]],
             )
             .await
@@ -590,7 +623,11 @@ impl Queue for PgStore {
         let client = self.lazy().await?;
         let found = client
             .query(
-                "SELECT status, count(*) FROM deliveries WHERE endpoint = $1 GROUP BY status",
+                &cached(
+                    &client,
+                    "SELECT status, count(*) FROM deliveries WHERE endpoint = $1 GROUP BY status",
+                )
+                .await?,
                 &[&endpoint],
             )
             .await
@@ -610,8 +647,12 @@ impl Queue for PgStore {
         let client = self.lazy().await?;
         let row = client
             .query_one(
-                "SELECT count(*) FROM deliveries
+                &cached(
+                    &client,
+                    "SELECT count(*) FROM deliveries
                  WHERE endpoint = $1 AND status = 'pending' AND next_attempt_at <= $2",
+                )
+                .await?,
                 &[&endpoint, &ms(now)],
             )
             .await
@@ -632,8 +673,10 @@ impl Queue for PgStore {
         let client = self.lazy().await?;
         let claimed = client
             .query(
-                &format!(
-                    "WITH c AS (
+                &cached(
+                    &client,
+                    &format!(
+                        "WITH c AS (
                         SELECT id FROM deliveries q
                         WHERE endpoint = $1 AND status = 'pending' AND next_attempt_at <= $2
                           AND (claimed_until IS NULL OR claimed_until <= $2)
@@ -648,8 +691,10 @@ impl Queue for PgStore {
                      UPDATE deliveries d SET claimed_by = $4, claimed_until = $5
                      FROM c WHERE d.id = c.id
                      RETURNING {}, d.request::text",
-                    delivery_cols("d")
-                ),
+                        delivery_cols("d")
+                    ),
+                )
+                .await?,
                 &[
                     &endpoint,
                     &ms(now),
@@ -677,10 +722,14 @@ impl Queue for PgStore {
             let ids: Vec<&[u8]> = need_events.iter().map(|b| &b[..]).collect();
             let found = client
                 .query(
-                    &format!(
-                        "SELECT {}, payload FROM events WHERE id = ANY($1)",
-                        rows::EVENT
-                    ),
+                    &cached(
+                        &client,
+                        &format!(
+                            "SELECT {}, payload FROM events WHERE id = ANY($1)",
+                            rows::EVENT
+                        ),
+                    )
+                    .await?,
                     &[&ids],
                 )
                 .await
@@ -705,8 +754,12 @@ impl Queue for PgStore {
         if claim.work.len() < max {
             let row = client
                 .query_one(
-                    "SELECT min(next_attempt_at) FROM deliveries
+                    &cached(
+                        &client,
+                        "SELECT min(next_attempt_at) FROM deliveries
                      WHERE endpoint = $1 AND status = 'pending' AND next_attempt_at > $2",
+                    )
+                    .await?,
                     &[&endpoint, &ms(now)],
                 )
                 .await
@@ -739,8 +792,12 @@ impl Queue for PgStore {
         let client = self.lazy().await?;
         let done = client
             .execute(
-                "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL
+                &cached(
+                    &client,
+                    "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL
                  WHERE id = $1 AND claimed_by = $2",
+                )
+                .await?,
                 &[&&id.bytes()[..], &self.shared.node],
             )
             .await
@@ -776,7 +833,7 @@ impl Queue for PgStore {
         let client = self.lazy().await?;
         let row = client
             .query_opt(
-                &format!(
+                &cached(&client, &format!(
                     "WITH a AS (
                         INSERT INTO attempts (delivery_id, n, attempt)
                         SELECT $1, $2, $3::text::jsonb
@@ -796,7 +853,7 @@ impl Queue for PgStore {
                      WHERE id = $1
                      RETURNING {}",
                     rows::DELIVERY
-                ),
+                )).await?,
                 &[
                     &&id.bytes()[..],
                     &n,
@@ -831,7 +888,7 @@ impl Queue for PgStore {
             self.shared.signal(&delivery.endpoint);
             let notified = client
                 .execute(
-                    "SELECT pg_notify($1, $2)",
+                    &cached(&client, "SELECT pg_notify($1, $2)").await?,
                     &[&WORK_CHANNEL, &delivery.endpoint],
                 )
                 .await
@@ -845,8 +902,10 @@ impl Queue for PgStore {
         let client = self.durable().await?;
         let row = client
             .query_opt(
-                &format!(
-                    "WITH u AS (
+                &cached(
+                    &client,
+                    &format!(
+                        "WITH u AS (
                         UPDATE deliveries SET status = 'pending', next_attempt_at = $2,
                             updated_at = $2, schedule_from = attempts,
                             claimed_by = NULL, claimed_until = NULL,
@@ -855,8 +914,10 @@ impl Queue for PgStore {
                         WHERE id = $1
                         RETURNING {})
                      SELECT u.*, pg_notify($4, u.endpoint) FROM u",
-                    rows::DELIVERY
-                ),
+                        rows::DELIVERY
+                    ),
+                )
+                .await?,
                 &[&&id.bytes()[..], &ms(now), &replay, &WORK_CHANNEL],
             )
             .await
@@ -879,12 +940,12 @@ impl Queue for PgStore {
         let client = self.durable().await?;
         let created = client
             .query(
-                "WITH i AS (
+                &cached(&client, "WITH i AS (
                     INSERT INTO deliveries (id, event_id, endpoint, status, created_at, updated_at, next_attempt_at)
                     VALUES ($1, $2, $3, 'pending', $4, $4, $4)
                     ON CONFLICT (event_id, endpoint) DO NOTHING
                     RETURNING endpoint)
-                 SELECT pg_notify($5, endpoint) FROM i",
+                 SELECT pg_notify($5, endpoint) FROM i").await?,
                 &[&&id.bytes()[..], &&event.bytes()[..], &endpoint, &ms(now), &WORK_CHANNEL],
             )
             .await;
@@ -906,9 +967,13 @@ impl Queue for PgStore {
         let client = self.durable().await?;
         let n = client
             .execute(
-                "UPDATE deliveries SET status = 'cancelled', reason = $2, updated_at = $3,
+                &cached(
+                    &client,
+                    "UPDATE deliveries SET status = 'cancelled', reason = $2, updated_at = $3,
                     next_attempt_at = NULL, claimed_by = NULL, claimed_until = NULL
                  WHERE endpoint = $1 AND status = 'pending'",
+                )
+                .await?,
                 &[&endpoint, &reason, &ms(now)],
             )
             .await
@@ -923,7 +988,7 @@ impl Records for PgStore {
         let client = self.lazy().await?;
         let found = client
             .query(
-                "SELECT key, value FROM records WHERE kind = $1 AND starts_with(key, $2) ORDER BY key",
+                &cached(&client, "SELECT key, value FROM records WHERE kind = $1 AND starts_with(key, $2) ORDER BY key").await?,
                 &[&kind, &prefix],
             )
             .await
@@ -943,11 +1008,15 @@ impl Records for PgStore {
         let client = self.durable().await?;
         let done = client
             .query(
-                "WITH u AS (
+                &cached(
+                    &client,
+                    "WITH u AS (
                     INSERT INTO records (kind, key, value) VALUES ($1, $2, $3)
                     ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value
                     RETURNING 1)
                  SELECT pg_notify($4, $5) FROM u",
+                )
+                .await?,
                 &[&kind, &key, &value, &CATALOG_CHANNEL, &self.shared.node],
             )
             .await
@@ -959,8 +1028,12 @@ impl Records for PgStore {
         let client = self.durable().await?;
         let done = client
             .query(
-                "WITH d AS (DELETE FROM records WHERE kind = $1 AND key = $2 RETURNING 1)
+                &cached(
+                    &client,
+                    "WITH d AS (DELETE FROM records WHERE kind = $1 AND key = $2 RETURNING 1)
                  SELECT pg_notify($3, $4) FROM d",
+                )
+                .await?,
                 &[&kind, &key, &CATALOG_CHANNEL, &self.shared.node],
             )
             .await
@@ -972,7 +1045,11 @@ impl Records for PgStore {
         let client = self.lazy().await?;
         let row = client
             .query_opt(
-                "SELECT state::text FROM endpoint_states WHERE endpoint = $1",
+                &cached(
+                    &client,
+                    "SELECT state::text FROM endpoint_states WHERE endpoint = $1",
+                )
+                .await?,
                 &[&endpoint],
             )
             .await
@@ -997,24 +1074,26 @@ impl Records for PgStore {
                 let json = rows::json(state)?;
                 client
                     .query(
-                        "WITH u AS (
+                        &cached(&client, "WITH u AS (
                             INSERT INTO endpoint_states (endpoint, state) VALUES ($1, $2::text::jsonb)
                             ON CONFLICT (endpoint) DO UPDATE SET state = EXCLUDED.state
                             RETURNING 1)
-                         SELECT pg_notify($3, $4) FROM u",
+                         SELECT pg_notify($3, $4) FROM u").await?,
                         &[&endpoint, &json, &CATALOG_CHANNEL, &self.shared.node],
                     )
                     .await
             }
-            None => {
-                client
-                    .query(
+            None => client
+                .query(
+                    &cached(
+                        &client,
                         "WITH d AS (DELETE FROM endpoint_states WHERE endpoint = $1 RETURNING 1)
                          SELECT pg_notify($2, $3) FROM d",
-                        &[&endpoint, &CATALOG_CHANNEL, &self.shared.node],
                     )
-                    .await
-            }
+                    .await?,
+                    &[&endpoint, &CATALOG_CHANNEL, &self.shared.node],
+                )
+                .await,
         };
         self.track(done.map_err(pg_error)).map(|_| ())
     }
@@ -1025,7 +1104,11 @@ impl Records for PgStore {
         let client = self.durable().await?;
         let done = client
             .execute(
-                "INSERT INTO audit (id, entry) VALUES ($1, $2::text::jsonb)",
+                &cached(
+                    &client,
+                    "INSERT INTO audit (id, entry) VALUES ($1, $2::text::jsonb)",
+                )
+                .await?,
                 &[&&id[..], &json],
             )
             .await
@@ -1044,7 +1127,11 @@ impl Records for PgStore {
         let client = self.lazy().await?;
         let found = client
             .query(
-                "SELECT id, entry::text FROM audit WHERE id < $1 ORDER BY id DESC LIMIT $2",
+                &cached(
+                    &client,
+                    "SELECT id, entry::text FROM audit WHERE id < $1 ORDER BY id DESC LIMIT $2",
+                )
+                .await?,
                 &[&&hi[..], &((limit + 1) as i64)],
             )
             .await
