@@ -26,7 +26,8 @@ pub async fn run(open: Open<'_>) {
     fifo_goes_one_at_a_time_per_key_in_ingest_order(open).await;
 }
 
-fn event(webhook_id: &str, at: Millis) -> Event {
+/// An event of source `dodo` received at `at` (shared with the backends' own tests).
+pub(crate) fn event(webhook_id: &str, at: Millis) -> Event {
     Event {
         id: EventId(ulid::Ulid::from_parts(at, fastrand::u128(..))),
         source: "dodo".into(),

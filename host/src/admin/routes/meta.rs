@@ -45,6 +45,12 @@ pub(crate) async fn readyz(State(admin): State<Arc<Admin>>) -> ApiResult<Json<Re
             format!("store failed: {why}"),
         ));
     }
+    if let Some(why) = admin.store.unavailable() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store unavailable: {why}"),
+        ));
+    }
     if let Err(e) = admin.store.size_on_disk().await {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

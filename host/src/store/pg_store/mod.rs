@@ -248,6 +248,36 @@ impl PgStore {
         })
     }
 
+    /// Up to `limit + 1` rows of `table` with ids in `[lo, hi)`, newest
+    /// first, where each `(column, Some(value))` of `filters` matches. The
+    /// SQL is built for the filters given, so that each combination is
+    /// planned on its own index.
+    async fn newest_first(
+        &self,
+        table: &str,
+        columns: &str,
+        (lo, hi): ([u8; 16], [u8; 16]),
+        filters: &[(&str, Option<String>)],
+        limit: usize,
+    ) -> Result<Vec<tokio_postgres::Row>> {
+        let mut sql = format!("SELECT {columns} FROM {table} WHERE id >= $1 AND id < $2");
+        let mut params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> =
+            vec![Box::new(lo.to_vec()), Box::new(hi.to_vec())];
+        for (column, value) in filters {
+            if let Some(value) = value {
+                params.push(Box::new(value.clone()));
+                sql.push_str(&format!(" AND {column} = ${}", params.len()));
+            }
+        }
+        params.push(Box::new((limit.max(1) + 1) as i64));
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", params.len()));
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            params.iter().map(|p| p.as_ref() as _).collect();
+        let client = self.lazy().await?;
+        let found = client.query(&sql, &refs).await.map_err(pg_error);
+        self.track(found)
+    }
+
     /// This node's name, as `claimed_by` shows it.
     pub fn node(&self) -> &str {
         &self.shared.node
@@ -311,6 +341,25 @@ async fn cached(
     sql: &str,
 ) -> Result<tokio_postgres::Statement> {
     client.prepare_cached(sql).await.map_err(pg_error)
+}
+
+/// A page from `newest_first`'s rows: the cursor is the last item's id
+/// when there was one row more than `limit`.
+fn page_of<T>(
+    found: Vec<tokio_postgres::Row>,
+    limit: usize,
+    read: fn(&tokio_postgres::Row, usize) -> Result<T>,
+    id: fn(&T) -> String,
+) -> Result<Page<T>> {
+    let limit = limit.max(1);
+    let mut items = found
+        .iter()
+        .map(|r| read(r, 0))
+        .collect::<Result<Vec<_>>>()?;
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next_cursor = if more { items.last().map(id) } else { None };
+    Ok(Page { items, next_cursor })
 }
 
 fn delivery_cols(alias: &str) -> String {
@@ -423,40 +472,14 @@ impl EventLog for PgStore {
         if let Some(cursor) = query.cursor {
             hi = hi.min(cursor.bytes());
         }
-        let limit = query.limit.max(1);
-        let mut sql = format!(
-            "SELECT {} FROM events WHERE id >= $1 AND id < $2",
-            rows::EVENT
-        );
-        let mut params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> =
-            vec![Box::new(lo.to_vec()), Box::new(hi.to_vec())];
-        if let Some(source) = &query.source {
-            params.push(Box::new(source.clone()));
-            sql.push_str(&format!(" AND source = ${}", params.len()));
-        }
-        if let Some(t) = &query.event_type {
-            params.push(Box::new(t.clone()));
-            sql.push_str(&format!(" AND event_type = ${}", params.len()));
-        }
-        params.push(Box::new((limit + 1) as i64));
-        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", params.len()));
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-            params.iter().map(|p| p.as_ref() as _).collect();
-        let client = self.lazy().await?;
-        let found = client.query(&sql, &refs).await.map_err(pg_error);
-        let found = self.track(found)?;
-        let mut items = found
-            .iter()
-            .map(|r| rows::event(r, 0))
-            .collect::<Result<Vec<_>>>()?;
-        let next_cursor = (items.len() > limit).then(|| {
-            items.truncate(limit);
-            items.last().map(|e| e.id.to_string())
-        });
-        Ok(Page {
-            items,
-            next_cursor: next_cursor.flatten(),
-        })
+        let filters = [
+            ("source", query.source.clone()),
+            ("event_type", query.event_type.clone()),
+        ];
+        let page = self
+            .newest_first("events", rows::EVENT, (lo, hi), &filters, query.limit)
+            .await?;
+        page_of(page, query.limit, rows::event, |e| e.id.to_string())
     }
 
     async fn purge(
@@ -545,40 +568,20 @@ impl Queue for PgStore {
         if let Some(cursor) = query.cursor {
             hi = hi.min(cursor.bytes());
         }
-        let limit = query.limit.max(1);
-        let mut sql = format!(
-            "SELECT {} FROM deliveries WHERE id >= $1 AND id < $2",
-            rows::DELIVERY
-        );
-        let mut params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> =
-            vec![Box::new(lo.to_vec()), Box::new(hi.to_vec())];
-        if let Some(endpoint) = &query.endpoint {
-            params.push(Box::new(endpoint.clone()));
-            sql.push_str(&format!(" AND endpoint = ${}", params.len()));
-        }
-        if let Some(status) = query.status {
-            params.push(Box::new(status.as_str()));
-            sql.push_str(&format!(" AND status = ${}", params.len()));
-        }
-        params.push(Box::new((limit + 1) as i64));
-        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", params.len()));
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-            params.iter().map(|p| p.as_ref() as _).collect();
-        let client = self.lazy().await?;
-        let found = client.query(&sql, &refs).await.map_err(pg_error);
-        let mut items = self
-            .track(found)?
-            .iter()
-            .map(|r| rows::delivery(r, 0))
-            .collect::<Result<Vec<_>>>()?;
-        let next_cursor = (items.len() > limit).then(|| {
-            items.truncate(limit);
-            items.last().map(|d| d.id.to_string())
-        });
-        Ok(Page {
-            items,
-            next_cursor: next_cursor.flatten(),
-        })
+        let filters = [
+            ("endpoint", query.endpoint.clone()),
+            ("status", query.status.map(|s| s.as_str().to_string())),
+        ];
+        let page = self
+            .newest_first(
+                "deliveries",
+                rows::DELIVERY,
+                (lo, hi),
+                &filters,
+                query.limit,
+            )
+            .await?;
+        page_of(page, query.limit, rows::delivery, |d| d.id.to_string())
     }
 
     async fn request(&self, id: DeliveryId) -> Result<Option<OutboundRequest>> {

@@ -30,16 +30,7 @@ async fn open(db: &TestDb, schema: &str) -> PgStore {
         .unwrap_or_else(|e| panic!("{e}\n{}", db.log()))
 }
 
-fn event(webhook_id: &str, at: Millis) -> Event {
-    Event {
-        id: EventId(ulid::Ulid::from_parts(at, fastrand::u128(..))),
-        source: "dodo".into(),
-        webhook_id: webhook_id.into(),
-        event_type: "payment.succeeded".into(),
-        received_at: at,
-        headers: vec![("webhook-id".into(), webhook_id.into())],
-    }
-}
+use crate::store::conformance::event;
 
 const WINDOW: Duration = Duration::from_secs(3600);
 
