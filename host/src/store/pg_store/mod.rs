@@ -76,10 +76,14 @@ pub(crate) struct Shared {
     /// Deliveries this node holds leases on, and for how long a lease runs.
     held: Mutex<HashSet<DeliveryId>>,
     lease_ms: AtomicU64,
+    /// How often every lane is woken without a notification.
+    backstop: Duration,
     /// Why PostgreSQL cannot be reached, while it cannot.
     down: Mutex<Option<String>>,
     /// Bumped when another node changed the catalog's records.
     catalog: watch::Sender<u64>,
+    /// Whether the LISTEN connection is up (and its catch-up wake-up sent).
+    listening: watch::Sender<bool>,
 }
 
 impl Shared {
@@ -193,13 +197,19 @@ impl PgStore {
     /// Claims are leased for `lease` (the configured `[store] lease_secs`,
     /// which wins over the lanes' default).
     pub async fn open(url: &str, pool_size: usize, lease: Duration) -> Result<PgStore> {
-        let mut store = PgStore::open_in(url, pool_size, SCHEMA).await?;
+        let mut store = PgStore::open_in(url, pool_size, SCHEMA, notify::BACKSTOP).await?;
         store.lease = Some(lease);
         Ok(store)
     }
 
-    /// As `open`, with the tables in `schema` (tests: one schema per case).
-    pub async fn open_in(url: &str, pool_size: usize, schema: &str) -> Result<PgStore> {
+    /// As `open`, with the tables in `schema` (tests: one schema per case)
+    /// and lanes woken every `backstop` without a notification.
+    pub async fn open_in(
+        url: &str,
+        pool_size: usize,
+        schema: &str,
+        backstop: Duration,
+    ) -> Result<PgStore> {
         let mut config =
             postgres_url(url).map_err(|e| StoreError::Storage(format!("store.url {e}")))?;
         if config.get_application_name().is_none() {
@@ -226,8 +236,10 @@ impl PgStore {
             signals: Default::default(),
             held: Default::default(),
             lease_ms: AtomicU64::new(90_000),
+            backstop,
             down: Default::default(),
             catalog: watch::channel(0).0,
+            listening: watch::channel(false).0,
         });
         let durable_pool = pool(&durable, pool_size.max(2))?;
         let lazy_pool = pool(&lazy, pool_size.max(2))?;
@@ -276,6 +288,11 @@ impl PgStore {
         let client = self.lazy().await?;
         let found = client.query(&sql, &refs).await.map_err(pg_error);
         self.track(found)
+    }
+
+    /// Resolves once this node listens for other nodes' notifications.
+    pub async fn listening(&self) {
+        let _ = self.shared.listening.subscribe().wait_for(|up| *up).await;
     }
 
     /// This node's name, as `claimed_by` shows it.

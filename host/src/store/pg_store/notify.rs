@@ -17,23 +17,25 @@ use super::{CATALOG_CHANNEL, Shared, WORK_CHANNEL, pg_error};
 use crate::store::*;
 
 /// How often every lane looks at the queue even without a notification.
-const BACKSTOP: Duration = Duration::from_secs(2);
+pub const BACKSTOP: Duration = Duration::from_secs(2);
 
 /// Keeps a LISTEN connection open (reconnecting with a pause when it
-/// drops), and wakes lanes every `BACKSTOP`.
+/// drops), and wakes lanes every `shared.backstop` (`BACKSTOP`).
 pub async fn listen(config: tokio_postgres::Config, shared: Arc<Shared>) {
     let backstop = {
         let shared = shared.clone();
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(BACKSTOP).await;
+                tokio::time::sleep(shared.backstop).await;
                 shared.signal_all();
             }
         })
     };
     let _stop_backstop = AbortOnDrop(backstop);
     loop {
-        match listen_once(&config, &shared).await {
+        let listened = listen_once(&config, &shared).await;
+        shared.listening.send_replace(false);
+        match listened {
             Ok(()) => {
                 tracing::warn!("PostgreSQL: the notification connection closed; reconnecting")
             }
@@ -80,6 +82,7 @@ async fn listen_once(config: &tokio_postgres::Config, shared: &Shared) -> Result
     // Anything sent while we were not listening is looked at now.
     shared.signal_all();
     shared.catalog.send_modify(|v| *v += 1);
+    shared.listening.send_replace(true);
     while let Some(message) = messages.recv().await {
         let AsyncMessage::Notification(n) = message else {
             continue;
