@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hookwasm::store::{Event, EventId, Next, Queue, Route, SledStore};
+use hookwasm::store::{Event, EventId, Limits, Next, Queue, Route, SledStore};
 
 fn rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -119,6 +119,7 @@ async fn run() {
             u64::MAX >> 20,
             100,
             Duration::from_secs(90),
+            Limits::NONE,
         )
         .await
         .expect("claim");

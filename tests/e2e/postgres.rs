@@ -1,6 +1,7 @@
 //! hookwasm on PostgreSQL, against the real binary and a private server
 //! (`support::postgres`): delivery, retries and replays; three nodes on one
-//! database with one killed mid-backlog; another node's catalog change;
+//! database with one killed mid-backlog; an endpoint's concurrency and rate
+//! limit held for the cluster; another node's catalog change;
 //! PostgreSQL stopped and started under load. Skipped (with the reason)
 //! where the machine has no PostgreSQL, unless `HOOKWASM_TEST_POSTGRES=required`.
 
@@ -176,6 +177,75 @@ async fn three_nodes_share_one_queue_and_a_killed_nodes_work_is_taken_over() {
     assert!(
         a > 0.0 && c > 0.0,
         "deliveries spread over the nodes: {a} and {c}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_and_rate_limit_hold_for_the_cluster_not_per_node() {
+    const EVENTS: usize = 150;
+    const RATE: f64 = 25.0;
+    const CONCURRENCY: usize = 2;
+    let Some(db) = postgres() else { return };
+    let url = fresh_database(db).await;
+    // 60 ms per request: three nodes each keeping to the limits on their
+    // own would have up to 6 requests in flight and send 75 a second.
+    let sink = Sink::slow(Duration::from_millis(60), |_, _| (200, vec![], "{}".into())).await;
+    let config = sink_endpoint(
+        &sink.url("/e/key"),
+        &format!("concurrency = {CONCURRENCY}\nrate_limit_per_sec = {RATE}"),
+    );
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(Hookwasm::start_pg(&url, &config).await);
+    }
+    let bases: Vec<String> = nodes.iter().map(|n| n.url("")).collect();
+    let ids: Vec<String> = (0..EVENTS).map(|n| format!("msg_{n:05}")).collect();
+    let acked = post_spread(&bases, ids).await;
+    assert_eq!(acked.len(), EVENTS, "every post was acknowledged");
+    let want: HashSet<String> = acked.iter().map(|id| format!("sink:{id}")).collect();
+    eventually(
+        "every event delivered",
+        Duration::from_secs(120),
+        async || {
+            let got = keys(&sink);
+            want.iter().all(|k| got.contains_key(k)).then_some(())
+        },
+    )
+    .await;
+    let times: Vec<std::time::Instant> = sink.received().iter().map(|r| r.at).collect();
+    let busiest = times
+        .iter()
+        .map(|start| {
+            times
+                .iter()
+                .filter(|t| **t >= *start && t.duration_since(*start) < Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    let span = times[times.len() - 1]
+        .duration_since(times[0])
+        .as_secs_f64();
+    let mean = (times.len() - 1) as f64 / span;
+    let mut spread = Vec::new();
+    for node in &nodes {
+        spread.push(delivered_by(node).await);
+    }
+    eprintln!(
+        "cluster limits over three nodes: {} requests in {span:.1} s ({mean:.1}/s on average, at most \
+         {busiest} in one second; limit {RATE}/s), at most {} in flight (limit {CONCURRENCY}); \
+         the nodes delivered {spread:?}",
+        times.len(),
+        sink.peak_in_flight()
+    );
+    assert!(
+        sink.peak_in_flight() <= CONCURRENCY,
+        "{} requests in flight at once, cluster limit {CONCURRENCY}",
+        sink.peak_in_flight()
+    );
+    assert!(
+        busiest as f64 <= RATE + 2.0,
+        "{busiest} requests in one second, cluster limit {RATE}/s"
     );
 }
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,8 @@ type Responder = dyn Fn(&Received, usize) -> Reply + Send + Sync;
 pub struct Sink {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: Arc<(AtomicUsize, AtomicUsize)>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -76,21 +79,34 @@ impl Sink {
     pub async fn start(
         respond: impl Fn(&Received, usize) -> Reply + Send + Sync + 'static,
     ) -> Sink {
+        Sink::slow(Duration::ZERO, respond).await
+    }
+
+    /// As `start`, answering each request `delay` after it arrived (without
+    /// holding a thread, so that overlapping requests show as such).
+    pub async fn slow(
+        delay: Duration,
+        respond: impl Fn(&Received, usize) -> Reply + Send + Sync + 'static,
+    ) -> Sink {
+        let in_flight: Arc<(AtomicUsize, AtomicUsize)> = Arc::default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let respond: Arc<Responder> = Arc::new(respond);
         let log = received.clone();
+        let gauges = in_flight.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let (log, respond) = (log.clone(), respond.clone());
+                let (log, respond, gauge) = (log.clone(), respond.clone(), gauges.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |req: http::Request<Incoming>| {
-                        let (log, respond) = (log.clone(), respond.clone());
+                        let (log, respond, gauge) = (log.clone(), respond.clone(), gauge.clone());
                         async move {
+                            let now = gauge.0.fetch_add(1, AtomicOrdering::SeqCst) + 1;
+                            gauge.1.fetch_max(now, AtomicOrdering::SeqCst);
                             let (parts, body) = req.into_parts();
                             let body = body
                                 .collect()
@@ -120,6 +136,10 @@ impl Sink {
                                 log.len() - 1
                             };
                             let (status, headers, text) = respond(&got, n);
+                            if !delay.is_zero() {
+                                tokio::time::sleep(delay).await;
+                            }
+                            gauge.0.fetch_sub(1, AtomicOrdering::SeqCst);
                             let mut response = http::Response::new(Full::new(Bytes::from(text)));
                             *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
                             for (k, v) in headers {
@@ -140,8 +160,14 @@ impl Sink {
         Sink {
             addr,
             received,
+            in_flight,
             task,
         }
+    }
+
+    /// The most requests the sink was answering at once.
+    pub fn peak_in_flight(&self) -> usize {
+        self.in_flight.1.load(AtomicOrdering::SeqCst)
     }
 
     pub fn url(&self, path: &str) -> String {

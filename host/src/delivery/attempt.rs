@@ -48,7 +48,9 @@ impl Deliverer {
         config: &LaneConfig,
         work: Work,
     ) -> Result<(), StoreError> {
-        let Work { delivery, input } = work;
+        let Work {
+            delivery, input, ..
+        } = work;
         // The sender's id, on the attempt's log line (a retry reads it).
         let webhook_id = match &input {
             WorkInput::Event(event, _) => Some(event.webhook_id.clone()),

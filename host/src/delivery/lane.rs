@@ -1,5 +1,6 @@
 //! One endpoint's lane: the dispatcher that claims its due deliveries from
-//! the store, within its concurrency cap and rate limit, while it is
+//! the store, within its concurrency cap and rate limit (which a shared
+//! store holds for the whole cluster, handing out send times), while it is
 //! enabled and its plugin is ready, and hands each to an attempt. The
 //! lane's settings are one `LaneConfig`, swapped whole when the catalog
 //! changes the endpoint: an attempt keeps the one it started with.
@@ -18,6 +19,7 @@ use super::{Activity, Deliverer};
 use crate::catalog::EndpointEntry;
 use crate::model::{Endpoint, Millis, Next, now_ms};
 use crate::runtime::OutputPolicy;
+use crate::store::Limits;
 
 /// How long a claim is leased (a shared store renews it while the attempt
 /// runs; sled holds it until the attempt ends).
@@ -192,7 +194,15 @@ impl Deliverer {
                 None => room,
             }
             .min(CLAIM_BATCH);
-            let claim = match self.store.claim(&lane.id, now_ms(), max, LEASE).await {
+            let limits = Limits {
+                concurrency: config.endpoint.concurrency,
+                rate_per_sec: config.endpoint.rate_limit_per_sec,
+            };
+            let claim = match self
+                .store
+                .claim(&lane.id, now_ms(), max, LEASE, limits)
+                .await
+            {
                 Ok(claim) => claim,
                 Err(e) => {
                     tracing::error!(endpoint = %lane.id, "reading the delivery queue failed: {e}");
@@ -227,13 +237,24 @@ impl Deliverer {
                     let _ = self.store.release(id).await;
                     continue;
                 };
-                if let Some(limiter) = &config.limiter {
-                    tokio::select! {
-                        _ = limiter.until_ready() => {}
-                        _ = stop.changed() => {
-                            let _ = self.store.release(id).await;
-                            return;
+                // A shared store paces the cluster (`send_at`); otherwise
+                // this lane's limiter is the endpoint's.
+                let send_at = work.send_at;
+                let paced = async {
+                    match (send_at, &config.limiter) {
+                        (Some(at), _) => {
+                            let wait = at.saturating_sub(now_ms());
+                            tokio::time::sleep(Duration::from_millis(wait)).await
                         }
+                        (None, Some(limiter)) => limiter.until_ready().await,
+                        (None, None) => {}
+                    }
+                };
+                tokio::select! {
+                    _ = paced => {}
+                    _ = stop.changed() => {
+                        let _ = self.store.release(id).await;
+                        return;
                     }
                 }
                 self.in_flight.fetch_add(1, Ordering::SeqCst);

@@ -115,22 +115,22 @@ async fn claims_are_exclusive_earliest_first_and_released(open: Open<'_>) {
                 .event_id,
         );
     }
-    let first = store.claim("a", now, 2, LEASE).await.unwrap();
+    let first = store.claim("a", now, 2, LEASE, Limits::NONE).await.unwrap();
     let claimed: Vec<EventId> = first.work.iter().map(|w| w.delivery.event_id).collect();
     assert_eq!(claimed, ids[..2], "earliest first");
-    let second = store.claim("a", now, 5, LEASE).await.unwrap();
+    let second = store.claim("a", now, 5, LEASE, Limits::NONE).await.unwrap();
     assert_eq!(
         second.work.len(),
         1,
         "a claimed delivery is not handed out twice"
     );
     assert_eq!(second.work[0].delivery.event_id, ids[2]);
-    let none = store.claim("a", now, 5, LEASE).await.unwrap();
+    let none = store.claim("a", now, 5, LEASE, Limits::NONE).await.unwrap();
     assert!(none.work.is_empty());
     assert_eq!(none.next_at, None);
     assert!(
         store
-            .claim("b", now, 5, LEASE)
+            .claim("b", now, 5, LEASE, Limits::NONE)
             .await
             .unwrap()
             .work
@@ -139,7 +139,7 @@ async fn claims_are_exclusive_earliest_first_and_released(open: Open<'_>) {
 
     // Released: claimable again. Finished: gone from the queue.
     store.release(second.work[0].delivery.id).await.unwrap();
-    let again = store.claim("a", now, 5, LEASE).await.unwrap();
+    let again = store.claim("a", now, 5, LEASE, Limits::NONE).await.unwrap();
     assert_eq!(again.work.len(), 1);
     for w in first.work.iter().chain(&again.work) {
         store
@@ -149,7 +149,7 @@ async fn claims_are_exclusive_earliest_first_and_released(open: Open<'_>) {
     }
     assert!(
         store
-            .claim("a", now, 5, LEASE)
+            .claim("a", now, 5, LEASE, Limits::NONE)
             .await
             .unwrap()
             .work
@@ -166,7 +166,11 @@ async fn a_retry_is_due_at_its_time(open: Open<'_>) {
         .ingest(event("msg_r", now), b"{}", &endpoints(&["a"]), WINDOW)
         .await
         .unwrap();
-    let work = store.claim("a", now, 1, LEASE).await.unwrap().work;
+    let work = store
+        .claim("a", now, 1, LEASE, Limits::NONE)
+        .await
+        .unwrap()
+        .work;
     let retry_at = now + 60_000;
     store
         .finish(
@@ -181,12 +185,15 @@ async fn a_retry_is_due_at_its_time(open: Open<'_>) {
         )
         .await
         .unwrap();
-    let early = store.claim("a", now, 1, LEASE).await.unwrap();
+    let early = store.claim("a", now, 1, LEASE, Limits::NONE).await.unwrap();
     assert!(early.work.is_empty());
     assert_eq!(early.next_at, Some(retry_at));
     assert_eq!(store.due_count("a", now).await.unwrap(), 0);
     assert_eq!(store.due_count("a", retry_at).await.unwrap(), 1);
-    let due = store.claim("a", retry_at, 1, LEASE).await.unwrap();
+    let due = store
+        .claim("a", retry_at, 1, LEASE, Limits::NONE)
+        .await
+        .unwrap();
     assert_eq!(due.work.len(), 1);
     assert_eq!(due.work[0].delivery.reason.as_deref(), Some("HTTP 503"));
 }
@@ -220,7 +227,7 @@ async fn finish_keeps_the_request_and_every_attempt(open: Open<'_>) {
         .await
         .unwrap();
     let w = store
-        .claim("a", now, 1, LEASE)
+        .claim("a", now, 1, LEASE, Limits::NONE)
         .await
         .unwrap()
         .work
@@ -250,7 +257,7 @@ async fn finish_keeps_the_request_and_every_attempt(open: Open<'_>) {
     assert_eq!(store.request(d.id).await.unwrap(), Some(req.clone()));
     // The retry resends the stored bytes.
     let w = store
-        .claim("a", now, 1, LEASE)
+        .claim("a", now, 1, LEASE, Limits::NONE)
         .await
         .unwrap()
         .work
@@ -291,7 +298,7 @@ async fn requeue_and_replay(open: Open<'_>) {
         .await
         .unwrap();
     let w = store
-        .claim("a", now, 1, LEASE)
+        .claim("a", now, 1, LEASE, Limits::NONE)
         .await
         .unwrap()
         .work
@@ -321,7 +328,7 @@ async fn requeue_and_replay(open: Open<'_>) {
     assert_eq!(d.status, DeliveryStatus::Pending);
     assert_eq!(store.request(id).await.unwrap(), Some(req));
     let w = store
-        .claim("a", now + 1, 1, LEASE)
+        .claim("a", now + 1, 1, LEASE, Limits::NONE)
         .await
         .unwrap()
         .work
@@ -343,7 +350,7 @@ async fn requeue_and_replay(open: Open<'_>) {
     store.requeue(id, true, now + 2).await.unwrap();
     assert_eq!(store.request(id).await.unwrap(), None);
     let w = store
-        .claim("a", now + 2, 1, LEASE)
+        .claim("a", now + 2, 1, LEASE, Limits::NONE)
         .await
         .unwrap()
         .work
@@ -372,7 +379,12 @@ async fn add_delivery_creates_at_most_one(open: Open<'_>) {
     assert_eq!(store.add_delivery(id, "late", now).await.unwrap(), None);
     assert_eq!(store.deliveries_of(id).await.unwrap().len(), 2);
     assert_eq!(
-        store.claim("late", now, 5, LEASE).await.unwrap().work.len(),
+        store
+            .claim("late", now, 5, LEASE, Limits::NONE)
+            .await
+            .unwrap()
+            .work
+            .len(),
         1
     );
     assert!(matches!(
@@ -397,7 +409,7 @@ async fn cancel_pending_ends_only_that_endpoints_pending(open: Open<'_>) {
     }
     // One of "gone"'s already delivered: history stays.
     let w = store
-        .claim("gone", now + 5, 1, LEASE)
+        .claim("gone", now + 5, 1, LEASE, Limits::NONE)
         .await
         .unwrap()
         .work
@@ -419,7 +431,7 @@ async fn cancel_pending_ends_only_that_endpoints_pending(open: Open<'_>) {
     assert_eq!(store.counts("stays").await.unwrap().pending, 3);
     assert!(
         store
-            .claim("gone", now + 10, 5, LEASE)
+            .claim("gone", now + 10, 5, LEASE, Limits::NONE)
             .await
             .unwrap()
             .work
@@ -546,7 +558,7 @@ async fn fifo_goes_one_at_a_time_per_key_in_ingest_order(open: Open<'_>) {
         let store = store.clone();
         async move {
             let mut got: Vec<(EventId, DeliveryId)> = store
-                .claim("f", at, 10, LEASE)
+                .claim("f", at, 10, LEASE, Limits::NONE)
                 .await
                 .unwrap()
                 .work

@@ -63,6 +63,27 @@ pub struct NewRequest<'a> {
 pub struct Work {
     pub delivery: Delivery,
     pub input: WorkInput,
+    /// When a backend that applies the endpoint's rate limit for the whole
+    /// cluster lets this one be sent; `None`: the claimer paces it itself.
+    pub send_at: Option<Millis>,
+}
+
+/// An endpoint's limits, as a claim applies them. A backend shared by
+/// several nodes holds them for the cluster (no more leases live at once
+/// than `concurrency`, and `send_at` times `1/rate` apart); an in-process
+/// one is the only claimer, so the lane's own semaphore and rate limiter
+/// already hold them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limits {
+    pub concurrency: u32,
+    pub rate_per_sec: Option<f64>,
+}
+
+impl Limits {
+    pub const NONE: Limits = Limits {
+        concurrency: u32::MAX,
+        rate_per_sec: None,
+    };
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -249,13 +270,15 @@ pub trait Queue: Send + Sync {
     /// Up to `max` of `endpoint`'s deliveries that are due at `now` and not
     /// claimed, earliest first, each leased to the caller for `lease` (a
     /// backend shared by several nodes renews and expires leases; an
-    /// in-process one holds them until finished or released).
+    /// in-process one holds them until finished or released), within
+    /// `limits`.
     async fn claim(
         &self,
         endpoint: &str,
         now: Millis,
         max: usize,
         lease: Duration,
+        limits: Limits,
     ) -> Result<Claim>;
     /// Extends the leases of deliveries whose attempts are still running.
     async fn renew(&self, ids: &[DeliveryId], lease: Duration) -> Result<()>;

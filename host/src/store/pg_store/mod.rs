@@ -14,6 +14,7 @@
 //! of delivery bookkeeping, which redelivers — at least once, as sled's
 //! 500 ms flush does — but never loses an acknowledged event).
 
+mod finish;
 mod ingest;
 mod notify;
 mod rows;
@@ -36,6 +37,10 @@ use tokio_postgres::NoTls;
 
 use super::*;
 use rows::ms;
+
+/// How far ahead a claim of a rate-limited endpoint books send times: about
+/// one second of its rate, so that nodes share the rate as they share work.
+const RATE_HORIZON: Duration = Duration::from_secs(1);
 
 /// Where ingests and requeues tell every node's lanes that `endpoint` has
 /// work (the payload).
@@ -63,6 +68,7 @@ pub struct PgStore {
     durable: Pool,
     lazy: Pool,
     ingests: mpsc::UnboundedSender<ingest::IngestJob>,
+    finishes: mpsc::UnboundedSender<finish::FinishJob>,
     shared: Arc<Shared>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     lease: Option<Duration>,
@@ -114,7 +120,7 @@ impl Shared {
     fn note(&self, error: Option<&StoreError>) {
         let mut down = self.down.lock().unwrap_or_else(|p| p.into_inner());
         match error {
-            Some(StoreError::Storage(why)) if why.starts_with(UNREACHABLE) => {
+            Some(StoreError::Storage(why)) if is_unreachable(why) => {
                 if down.is_none() {
                     tracing::error!("{why}");
                 }
@@ -132,6 +138,12 @@ impl Shared {
 
 /// How the message of an error that is PostgreSQL's absence starts.
 const UNREACHABLE: &str = "PostgreSQL is unreachable";
+
+/// Whether a storage error's message says PostgreSQL is absent rather
+/// than refusing a statement.
+fn is_unreachable(why: &str) -> bool {
+    why.starts_with(UNREACHABLE)
+}
 
 fn pg_error(e: tokio_postgres::Error) -> StoreError {
     match e.as_db_error() {
@@ -246,6 +258,7 @@ impl PgStore {
         // Fail now, with the reason, rather than at the first webhook.
         drop(durable_pool.get().await.map_err(pool_error)?);
         let ingests = ingest::start(durable_pool.clone(), shared.clone());
+        let finishes = finish::start(lazy_pool.clone(), shared.clone());
         let tasks = vec![
             tokio::spawn(notify::listen(durable.clone(), shared.clone())),
             tokio::spawn(notify::keep_leases(lazy_pool.clone(), shared.clone())),
@@ -254,6 +267,7 @@ impl PgStore {
             durable: durable_pool,
             lazy: lazy_pool,
             ingests,
+            finishes,
             shared,
             tasks,
             lease: None,
@@ -379,8 +393,9 @@ fn page_of<T>(
     Ok(Page { items, next_cursor })
 }
 
-fn delivery_cols(alias: &str) -> String {
-    rows::DELIVERY
+/// `columns` (as `rows` lists them), each qualified by `alias`.
+fn prefixed(alias: &str, columns: &str) -> String {
+    columns
         .split(", ")
         .map(|c| format!("{alias}.{c}"))
         .collect::<Vec<_>>()
@@ -687,106 +702,81 @@ impl Queue for PgStore {
         now: Millis,
         max: usize,
         lease: Duration,
+        limits: Limits,
     ) -> Result<Claim> {
         let lease_ms = self.lease.unwrap_or(lease).as_millis() as u64;
         self.shared.lease_ms.store(lease_ms, Ordering::Relaxed);
+        let concurrency = limits.concurrency.min(i32::MAX as u32) as i32;
+        let interval = limits
+            .rate_per_sec
+            .filter(|r| *r > 0.0)
+            .map(|r| 1_000.0 / r);
         let client = self.lazy().await?;
+        // One round trip: the schema's `claim` function applies the
+        // cluster-wide limits, leases what they allow, and returns it with
+        // the events to transform and when to look again.
         let claimed = client
             .query(
                 &cached(
                     &client,
                     &format!(
-                        "WITH c AS (
-                        SELECT id FROM deliveries q
-                        WHERE endpoint = $1 AND status = 'pending' AND next_attempt_at <= $2
-                          AND (claimed_until IS NULL OR claimed_until <= $2)
-                          -- FIFO: only the first pending delivery of a key.
-                          AND (ordering_key IS NULL OR NOT EXISTS (
-                                SELECT 1 FROM deliveries o
-                                WHERE o.endpoint = q.endpoint AND o.ordering_key = q.ordering_key
-                                  AND o.status = 'pending' AND o.id < q.id))
-                        ORDER BY next_attempt_at, id
-                        LIMIT $3
-                        FOR UPDATE SKIP LOCKED)
-                     UPDATE deliveries d SET claimed_by = $4, claimed_until = $5
-                     FROM c WHERE d.id = c.id
-                     RETURNING {}, d.request::text",
-                        delivery_cols("d")
+                        "SELECT {}, (c.delivery).request::text, c.send_at, {}, (c.event).payload
+                         FROM claim($1, $2, $3, $4, $5, $6, $7, $8) c",
+                        prefixed("(c.delivery)", rows::DELIVERY),
+                        prefixed("(c.event)", rows::EVENT)
                     ),
                 )
                 .await?,
                 &[
                     &endpoint,
                     &ms(now),
-                    &(max as i64),
+                    &(max.min(i32::MAX as usize) as i32),
                     &self.shared.node,
                     &ms(now.saturating_add(lease_ms)),
+                    &concurrency,
+                    &interval,
+                    &(RATE_HORIZON.as_millis() as i64),
                 ],
             )
             .await
             .map_err(pg_error);
         let claimed = self.track(claimed)?;
-        let mut work = Vec::with_capacity(claimed.len());
-        let mut need_events: Vec<[u8; 16]> = Vec::new();
-        for row in &claimed {
-            let delivery = rows::delivery(row, 0)?;
-            let request = rows::request(row, 13)?;
-            if request.is_none() {
-                need_events.push(delivery.event_id.bytes());
-            }
-            work.push((delivery, request));
-        }
-        work.sort_by_key(|(d, _)| (d.next_attempt_at, d.id));
-        let mut events: HashMap<EventId, (Arc<Event>, Bytes)> = HashMap::new();
-        if !need_events.is_empty() {
-            let ids: Vec<&[u8]> = need_events.iter().map(|b| &b[..]).collect();
-            let found = client
-                .query(
-                    &cached(
-                        &client,
-                        &format!(
-                            "SELECT {}, payload FROM events WHERE id = ANY($1)",
-                            rows::EVENT
-                        ),
-                    )
-                    .await?,
-                    &[&ids],
-                )
-                .await
-                .map_err(pg_error);
-            for row in self.track(found)? {
-                let event = rows::event(&row, 0)?;
-                let payload: Vec<u8> = row.try_get(6).map_err(pg_error)?;
-                events.insert(event.id, (Arc::new(event), Bytes::from(payload)));
-            }
-        }
+        let paced = interval.is_some();
         let mut claim = Claim::default();
-        for (delivery, request) in work {
-            let input = match request {
+        for row in &claimed {
+            let send_at = row.try_get::<_, i64>(14).map_err(pg_error)?.max(0) as u64;
+            if row
+                .try_get::<_, Option<Vec<u8>>>(0)
+                .map_err(pg_error)?
+                .is_none()
+            {
+                // No delivery: when to look again.
+                claim.next_at = Some(send_at);
+                continue;
+            }
+            let delivery = rows::delivery(row, 0)?;
+            let input = match rows::request(row, 13)? {
                 Some(r) => WorkInput::Request(r),
-                None => match events.get(&delivery.event_id) {
-                    Some((e, p)) => WorkInput::Event(e.clone(), p.clone()),
-                    None => WorkInput::EventGone,
-                },
+                None if row
+                    .try_get::<_, Option<Vec<u8>>>(15)
+                    .map_err(pg_error)?
+                    .is_some() =>
+                {
+                    let event = rows::event(row, 15)?;
+                    let payload: Vec<u8> = row.try_get(21).map_err(pg_error)?;
+                    WorkInput::Event(Arc::new(event), Bytes::from(payload))
+                }
+                None => WorkInput::EventGone,
             };
-            claim.work.push(Work { delivery, input });
+            claim.work.push(Work {
+                delivery,
+                input,
+                send_at: paced.then_some(send_at),
+            });
         }
-        if claim.work.len() < max {
-            let row = client
-                .query_one(
-                    &cached(
-                        &client,
-                        "SELECT min(next_attempt_at) FROM deliveries
-                     WHERE endpoint = $1 AND status = 'pending' AND next_attempt_at > $2",
-                    )
-                    .await?,
-                    &[&endpoint, &ms(now)],
-                )
-                .await
-                .map_err(pg_error);
-            let next: Option<i64> = self.track(row)?.try_get(0).map_err(pg_error)?;
-            claim.next_at = next.map(|n| n.max(0) as u64);
-        }
+        claim
+            .work
+            .sort_by_key(|w| (w.delivery.next_attempt_at, w.delivery.id));
         // Renewed from now on: only once the whole claim succeeded, since
         // the caller gets none of it otherwise (its leases then expire).
         self.shared
@@ -843,79 +833,25 @@ impl Queue for PgStore {
         next: Next,
         now: Millis,
     ) -> Result<Delivery> {
-        let attempt_json = attempt.as_ref().map(rows::json).transpose()?;
-        let n = attempt.as_ref().map_or(0, |a| a.n as i32);
-        let last_status = attempt.as_ref().and_then(|a| a.status.map(i32::from));
-        let request_json = request.map(|r| rows::json(r.request)).transpose()?;
-        let made_for = request.map_or(0, |r| ms(r.made_for));
-        let transformed_by = request.map(|r| r.transformed_by);
         let (status, next_at, reason) = status_str(&next);
-        let client = self.lazy().await?;
-        let row = client
-            .query_opt(
-                &cached(&client, &format!(
-                    "WITH a AS (
-                        INSERT INTO attempts (delivery_id, n, attempt)
-                        SELECT $1, $2, $3::text::jsonb
-                        WHERE $3::text IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries WHERE id = $1)
-                        ON CONFLICT (delivery_id, n) DO UPDATE SET attempt = EXCLUDED.attempt)
-                     UPDATE deliveries SET
-                        updated_at = $4,
-                        request = CASE WHEN $5::text IS NOT NULL AND updated_at = $6
-                                       THEN $5::text::jsonb ELSE request END,
-                        transformed_by = CASE WHEN $5::text IS NOT NULL AND updated_at = $6
-                                              THEN $7 ELSE transformed_by END,
-                        attempts = CASE WHEN $3::text IS NOT NULL THEN greatest(attempts, $2)
-                                        ELSE attempts END,
-                        last_status = CASE WHEN $3::text IS NOT NULL THEN $8 ELSE last_status END,
-                        status = $9, next_attempt_at = $10, reason = $11,
-                        claimed_by = NULL, claimed_until = NULL
-                     WHERE id = $1
-                     RETURNING {}",
-                    rows::DELIVERY
-                )).await?,
-                &[
-                    &&id.bytes()[..],
-                    &n,
-                    &attempt_json,
-                    &ms(now),
-                    &request_json,
-                    &made_for,
-                    &transformed_by,
-                    &last_status,
-                    &status,
-                    &next_at.map(ms),
-                    &reason,
-                ],
-            )
-            .await
-            .map_err(pg_error);
-        self.shared
-            .held
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
-        let Some(row) = self.track(row)? else {
-            return Err(StoreError::NotFound(id.to_string()));
+        let (reply, answer) = oneshot::channel();
+        let job = finish::FinishJob {
+            id,
+            n: attempt.as_ref().map_or(0, |a| a.n as i32),
+            last_status: attempt.as_ref().and_then(|a| a.status.map(i32::from)),
+            attempt: attempt.as_ref().map(rows::json).transpose()?,
+            request: request.map(|r| rows::json(r.request)).transpose()?,
+            made_for: request.map_or(0, |r| ms(r.made_for)),
+            transformed_by: request.map(|r| r.transformed_by.to_string()),
+            status,
+            next_at: next_at.map(ms),
+            reason: reason.map(str::to_string),
+            now: ms(now),
+            reply,
         };
-        let delivery = rows::delivery(&row, 0)?;
-        if delivery.status == DeliveryStatus::Pending {
-            // This node's lane sleeps until its earliest due time, which
-            // this retry may be before.
-            self.shared.signal(&delivery.endpoint);
-        } else if delivery.ordering_key.is_some() {
-            // The next delivery of its key may go now, from any node.
-            self.shared.signal(&delivery.endpoint);
-            let notified = client
-                .execute(
-                    &cached(&client, "SELECT pg_notify($1, $2)").await?,
-                    &[&WORK_CHANNEL, &delivery.endpoint],
-                )
-                .await
-                .map_err(pg_error);
-            self.track(notified)?;
-        }
-        Ok(delivery)
+        let stopped = || StoreError::Storage("the finish batcher has stopped".into());
+        self.finishes.send(job).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     async fn requeue(&self, id: DeliveryId, replay: bool, now: Millis) -> Result<Delivery> {

@@ -9,7 +9,10 @@ use crate::store::Result;
 
 /// (version, SQL), in order. A released migration is never edited: a change
 /// is a new file.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_cluster_limits.sql")),
+];
 
 /// The newest schema version this build knows.
 pub const LATEST: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -74,7 +74,10 @@ async fn two_nodes_never_claim_the_same_delivery() {
     let take = |s: Arc<PgStore>| async move {
         let mut got = Vec::new();
         loop {
-            let claim = s.claim("e", now, 7, Duration::from_secs(90)).await.unwrap();
+            let claim = s
+                .claim("e", now, 7, Duration::from_secs(90), Limits::NONE)
+                .await
+                .unwrap();
             if claim.work.is_empty() {
                 return got;
             }
@@ -90,6 +93,111 @@ async fn two_nodes_never_claim_the_same_delivery() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_and_rate_limit_hold_across_nodes() {
+    let Some(db) = server() else { return };
+    let schema = schema();
+    let (a, b) = (open(db, &schema).await, open(db, &schema).await);
+    let now = now_ms();
+    for n in 0..50 {
+        a.ingest(
+            event(&format!("m{n}"), now - 1000),
+            b"{}",
+            &[Route::from("e")],
+            WINDOW,
+        )
+        .await
+        .unwrap();
+    }
+    let limits = Limits {
+        concurrency: 5,
+        rate_per_sec: Some(10.0),
+    };
+    let lease = Duration::from_secs(90);
+    let send_times = |c: &Claim| {
+        c.work
+            .iter()
+            .map(|w| w.send_at.unwrap())
+            .collect::<Vec<_>>()
+    };
+    // Node a takes every slot; its requests are booked 100 ms apart.
+    let first = a.claim("e", now, 64, lease, limits).await.unwrap();
+    assert_eq!(
+        send_times(&first),
+        (0..5).map(|i| now + i * 100).collect::<Vec<_>>()
+    );
+    // Node b finds no slot free, and is told to look again shortly.
+    let full = b.claim("e", now, 64, lease, limits).await.unwrap();
+    assert!(full.work.is_empty());
+    assert!(
+        full.next_at.is_some_and(|at| at > now && at <= now + 1_000),
+        "{full:?}"
+    );
+    // Two of a's finish: b gets two slots, booked after a's requests.
+    for w in &first.work[..2] {
+        a.finish(w.delivery.id, None, None, Next::Delivered, now + 10)
+            .await
+            .unwrap();
+    }
+    let second = b.claim("e", now + 10, 64, lease, limits).await.unwrap();
+    assert_eq!(send_times(&second), vec![now + 500, now + 600]);
+    // Without limits the same claim takes what is due: the limits were
+    // the claims', not the queue's.
+    let rest = b
+        .claim("e", now + 10, 64, lease, Limits::NONE)
+        .await
+        .unwrap();
+    assert_eq!(rest.work.len(), 43);
+    assert!(rest.work.iter().all(|w| w.send_at.is_none()));
+    // A dead node's leases stop counting when they expire.
+    let other = Limits {
+        concurrency: 1,
+        rate_per_sec: None,
+    };
+    a.ingest(
+        event("late", now - 1000),
+        b"{}",
+        &[Route::from("f")],
+        WINDOW,
+    )
+    .await
+    .unwrap();
+    a.ingest(
+        event("later", now - 999),
+        b"{}",
+        &[Route::from("f")],
+        WINDOW,
+    )
+    .await
+    .unwrap();
+    let short = Duration::from_secs(5);
+    assert_eq!(
+        a.claim("f", now, 64, short, other)
+            .await
+            .unwrap()
+            .work
+            .len(),
+        1
+    );
+    drop(a);
+    assert!(
+        b.claim("f", now + 1_000, 64, short, other)
+            .await
+            .unwrap()
+            .work
+            .is_empty()
+    );
+    assert_eq!(
+        b.claim("f", now + 5_001, 64, short, other)
+            .await
+            .unwrap()
+            .work
+            .len(),
+        1,
+        "one slot, free again once the dead node's lease expired"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_nodes_lease_expires_and_another_node_takes_the_work() {
     let Some(db) = server() else { return };
     let schema = schema();
@@ -99,18 +207,21 @@ async fn a_dead_nodes_lease_expires_and_another_node_takes_the_work() {
         .await
         .unwrap();
     let lease = Duration::from_secs(5);
-    let held = a.claim("e", now, 1, lease).await.unwrap();
+    let held = a.claim("e", now, 1, lease, Limits::NONE).await.unwrap();
     assert_eq!(held.work.len(), 1);
     // Node a "dies": it never finishes nor renews.
     drop(a);
     assert!(
-        b.claim("e", now + 1_000, 1, lease)
+        b.claim("e", now + 1_000, 1, lease, Limits::NONE)
             .await
             .unwrap()
             .work
             .is_empty()
     );
-    let taken = b.claim("e", now + 5_001, 1, lease).await.unwrap();
+    let taken = b
+        .claim("e", now + 5_001, 1, lease, Limits::NONE)
+        .await
+        .unwrap();
     assert_eq!(taken.work.len(), 1, "the expired lease is claimable");
     assert_eq!(taken.work[0].delivery.id, held.work[0].delivery.id);
 }
@@ -205,7 +316,7 @@ async fn purge_removes_old_finished_events_and_keeps_the_rest() {
         .await
         .unwrap();
     let w = store
-        .claim("e", now, 1, Duration::from_secs(90))
+        .claim("e", now, 1, Duration::from_secs(90), Limits::NONE)
         .await
         .unwrap();
     store
@@ -250,7 +361,7 @@ async fn transfer_round_trips_between_postgres_and_sled() {
         .unwrap();
     }
     let w = pg
-        .claim("a", now + 10, 1, Duration::from_secs(90))
+        .claim("a", now + 10, 1, Duration::from_secs(90), Limits::NONE)
         .await
         .unwrap()
         .work

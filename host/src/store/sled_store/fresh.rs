@@ -79,6 +79,7 @@ impl Fresh {
         Some(Work {
             delivery,
             input: WorkInput::Event(event, payload),
+            send_at: None,
         })
     }
 

@@ -697,7 +697,11 @@ impl SledStore {
                 None => WorkInput::EventGone,
             },
         };
-        Ok(Some(Work { delivery, input }))
+        Ok(Some(Work {
+            delivery,
+            input,
+            send_at: None,
+        }))
     }
 
     pub fn attempts(&self, id: DeliveryId) -> Result<Vec<Attempt>> {
@@ -1255,6 +1259,8 @@ impl Queue for SledStore {
         now: Millis,
         max: usize,
         _lease: Duration,
+        // The only claimer: the lane's own limits are the endpoint's.
+        _limits: Limits,
     ) -> Result<Claim> {
         SledStore::claim(self, endpoint, now, max)
     }
