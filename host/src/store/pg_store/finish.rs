@@ -72,7 +72,7 @@ async fn run(pool: &Pool, shared: &Shared, mut batch: Vec<FinishJob>) {
     let mut seen = HashSet::new();
     let (mut once, mut again): (Vec<FinishJob>, Vec<FinishJob>) =
         batch.into_iter().partition(|j| seen.insert(j.id));
-    let outcome = statement(pool, &once).await;
+    let outcome = statement(pool, &shared.node, &once).await;
     shared.note(outcome.as_ref().err());
     match outcome {
         Ok(found) => answer(shared, pool, once, found).await,
@@ -93,7 +93,7 @@ async fn run(pool: &Pool, shared: &Shared, mut batch: Vec<FinishJob>) {
         }
     }
     for job in again {
-        let outcome = statement(pool, std::slice::from_ref(&job)).await;
+        let outcome = statement(pool, &shared.node, std::slice::from_ref(&job)).await;
         shared.note(outcome.as_ref().err());
         match outcome {
             Ok(found) => answer(shared, pool, vec![job], found).await,
@@ -105,7 +105,11 @@ async fn run(pool: &Pool, shared: &Shared, mut batch: Vec<FinishJob>) {
 }
 
 /// The deliveries as updated, by id.
-async fn statement(pool: &Pool, jobs: &[FinishJob]) -> Result<HashMap<DeliveryId, Delivery>> {
+async fn statement(
+    pool: &Pool,
+    node: &str,
+    jobs: &[FinishJob],
+) -> Result<HashMap<DeliveryId, Delivery>> {
     let ids: Vec<[u8; 16]> = jobs.iter().map(|j| j.id.bytes()).collect();
     let ids: Vec<&[u8]> = ids.iter().map(|b| &b[..]).collect();
     let n: Vec<i32> = jobs.iter().map(|j| j.n).collect();
@@ -122,7 +126,7 @@ async fn statement(pool: &Pool, jobs: &[FinishJob]) -> Result<HashMap<DeliveryId
     let client = pool.get().await.map_err(pool_error)?;
     // The schema's `finish` function: see the migration for why a function.
     let sql = format!(
-        "SELECT {} FROM finish($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "SELECT {} FROM finish($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         rows::DELIVERY
     );
     let prepared = client.prepare_cached(&sql).await.map_err(pg_error)?;
@@ -141,6 +145,7 @@ async fn statement(pool: &Pool, jobs: &[FinishJob]) -> Result<HashMap<DeliveryId
                 &status,
                 &next_at,
                 &reason,
+                &node,
             ],
         )
         .await

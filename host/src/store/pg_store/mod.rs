@@ -1,11 +1,13 @@
 //! The shared `Store`: PostgreSQL, so that several hookwasm nodes work one
-//! queue. Ingests are group-committed (`ingest`); a claim takes due
-//! deliveries with `FOR UPDATE SKIP LOCKED` and leases them to this node
-//! (`claimed_by`, `claimed_until`), committed at once — no transaction stays
-//! open across an HTTP call — and the node renews its leases while the
-//! attempts run; a dead node's leases expire and another node takes the
-//! work. `LISTEN/NOTIFY` wakes idle lanes on every node, with a slow poll
-//! as backstop (`notify`). The schema is in `migrations/`.
+//! queue. Ingests are group-committed (`ingest`); a claim (the schema's
+//! `claim` function, one round trip) takes an endpoint's due deliveries
+//! within its cluster-wide limits and leases them to this node (the
+//! `leases` table), committed at once — no transaction stays open across
+//! an HTTP call — and the node renews its leases while the attempts run; a
+//! dead node's leases expire and another node takes the work. Finished
+//! attempts are batched (`finish`). `LISTEN/NOTIFY` wakes idle lanes on
+//! every node, with a slow poll as backstop (`notify`). The schema is in
+//! `migrations/`.
 //!
 //! Two pools: `durable` (ingests, catalog records, operators' actions:
 //! `synchronous_commit` on, so `Ok` means on the primary's disk) and
@@ -76,7 +78,7 @@ pub struct PgStore {
 
 /// What the store's tasks share with it.
 pub(crate) struct Shared {
-    /// This node's name in `claimed_by` and in catalog notifications.
+    /// This node's name in its leases and in catalog notifications.
     node: String,
     signals: Mutex<HashMap<String, Arc<Notify>>>,
     /// Deliveries this node holds leases on, and for how long a lease runs.
@@ -309,7 +311,7 @@ impl PgStore {
         let _ = self.shared.listening.subscribe().wait_for(|up| *up).await;
     }
 
-    /// This node's name, as `claimed_by` shows it.
+    /// This node's name, as its leases show it.
     pub fn node(&self) -> &str {
         &self.shared.node
     }
@@ -804,8 +806,7 @@ impl Queue for PgStore {
             .execute(
                 &cached(
                     &client,
-                    "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL
-                 WHERE id = $1 AND claimed_by = $2",
+                    "DELETE FROM leases WHERE delivery_id = $1 AND node = $2",
                 )
                 .await?,
                 &[&&id.bytes()[..], &self.shared.node],
@@ -861,10 +862,10 @@ impl Queue for PgStore {
                 &cached(
                     &client,
                     &format!(
-                        "WITH u AS (
+                        "WITH l AS (DELETE FROM leases WHERE delivery_id = $1),
+                     u AS (
                         UPDATE deliveries SET status = 'pending', next_attempt_at = $2,
                             updated_at = $2, schedule_from = attempts,
-                            claimed_by = NULL, claimed_until = NULL,
                             request = CASE WHEN $3 THEN NULL ELSE request END,
                             transformed_by = CASE WHEN $3 THEN NULL ELSE transformed_by END
                         WHERE id = $1
@@ -926,7 +927,7 @@ impl Queue for PgStore {
                 &cached(
                     &client,
                     "UPDATE deliveries SET status = 'cancelled', reason = $2, updated_at = $3,
-                    next_attempt_at = NULL, claimed_by = NULL, claimed_until = NULL
+                    next_attempt_at = NULL
                  WHERE endpoint = $1 AND status = 'pending'",
                 )
                 .await?,

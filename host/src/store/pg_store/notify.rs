@@ -134,7 +134,7 @@ pub async fn renew(
     let refs: Vec<&[u8]> = ids.iter().map(|b| &b[..]).collect();
     client
         .execute(
-            "UPDATE deliveries SET claimed_until = $1 WHERE id = ANY($2) AND claimed_by = $3",
+            "UPDATE leases SET until = $1 WHERE delivery_id = ANY($2) AND node = $3",
             &[&until, &refs, &node],
         )
         .await

@@ -1,14 +1,27 @@
--- hookwasm's PostgreSQL schema, version 2: an endpoint's `concurrency` and
--- `rate_limit_per_sec` hold for the whole cluster (see docs/postgres.md).
+-- hookwasm's PostgreSQL schema, version 2: leases in their own table, and an
+-- endpoint's `concurrency` and `rate_limit_per_sec` held for the whole
+-- cluster (see docs/postgres.md).
 
--- The live leases of an endpoint, counted by every claim: only claimed
--- pending deliveries are in it, so it stays as small as the work in flight.
-CREATE INDEX deliveries_leased ON deliveries (endpoint, claimed_until)
-    WHERE status = 'pending' AND claimed_until IS NOT NULL;
+-- A claimed delivery's lease: which node holds it and until when. Unlogged:
+-- a lease is worth seconds, and writing it to the WAL (and rewriting the
+-- delivery's row and all its index entries, to claim it) was a third of
+-- PostgreSQL's work per event. A crash or a failover of PostgreSQL
+-- empties it, which makes the deliveries in flight claimable again: they
+-- are delivered at least once, as after any lost lease.
+CREATE UNLOGGED TABLE leases (
+    delivery_id  bytea PRIMARY KEY,
+    endpoint     text NOT NULL,
+    node         text NOT NULL,
+    until        bigint NOT NULL
+);
+CREATE INDEX leases_by_endpoint ON leases (endpoint, until);
+
+ALTER TABLE deliveries DROP COLUMN claimed_by, DROP COLUMN claimed_until;
 
 -- An endpoint's rate limit as GCRA: `tat` (ms since the epoch) is when the
--- cluster may send its next request.
-CREATE TABLE endpoint_limits (
+-- cluster may send its next request. Unlogged too: lost, the schedule
+-- starts again from now.
+CREATE UNLOGGED TABLE endpoint_limits (
     endpoint  text PRIMARY KEY,
     tat       double precision NOT NULL
 );
@@ -21,10 +34,11 @@ CREATE TABLE endpoint_limits (
 -- request yet, its event. When fewer than `p_max` are claimed, one last
 -- row without a delivery says when to look again, if anything is pending.
 --
--- Claims of one endpoint are serialised by an advisory lock; each
--- statement below then reads a fresh snapshot (READ COMMITTED, VOLATILE),
--- so it sees the leases and the rate that the previous claim committed,
--- and the events of the deliveries it claims. The planner settings are
+-- Claims of one endpoint are serialised by an advisory lock (which the
+-- cluster-wide limits need, and which leaves nothing for `SKIP LOCKED` to
+-- skip); each statement below then reads a fresh snapshot (READ
+-- COMMITTED, VOLATILE), so it sees the leases and the rate that the
+-- previous claim committed, and the events of the deliveries it claims. The planner settings are
 -- `finish`'s (below): every path here is an index lookup.
 CREATE FUNCTION claim(
     p_endpoint text, p_now bigint, p_max integer, p_node text, p_until bigint,
@@ -40,9 +54,11 @@ DECLARE
     taken integer := 0;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('hookwasm claim ' || p_endpoint, 0));
+    -- Leases that ran out: their node died (or lost PostgreSQL for longer
+    -- than a lease); their deliveries are anyone's again.
+    DELETE FROM leases WHERE endpoint = p_endpoint AND until <= p_now;
     room := least(room, p_concurrency - (
-        SELECT count(*) FROM deliveries
-        WHERE endpoint = p_endpoint AND status = 'pending' AND claimed_until > p_now)::integer);
+        SELECT count(*) FROM leases WHERE endpoint = p_endpoint)::integer);
     IF room <= 0 THEN
         -- Every slot is leased, on some node: look again shortly (a finish
         -- on another node sends no notification).
@@ -65,23 +81,23 @@ BEGIN
     WITH c AS (
         SELECT q.id FROM deliveries q
         WHERE q.endpoint = p_endpoint AND q.status = 'pending' AND q.next_attempt_at <= p_now
-          AND (q.claimed_until IS NULL OR q.claimed_until <= p_now)
+          AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.delivery_id = q.id)
           -- FIFO: only the first pending delivery of a key.
           AND (q.ordering_key IS NULL OR NOT EXISTS (
                 SELECT 1 FROM deliveries o
                 WHERE o.endpoint = q.endpoint AND o.ordering_key = q.ordering_key
                   AND o.status = 'pending' AND o.id < q.id))
         ORDER BY q.next_attempt_at, q.id
-        LIMIT room
-        FOR UPDATE SKIP LOCKED),
-    u AS (
-        UPDATE deliveries d SET claimed_by = p_node, claimed_until = p_until
-        FROM c WHERE d.id = c.id
-        RETURNING d)
-    SELECT u.d, e,
-           (first_at + (row_number() OVER (ORDER BY (u.d).next_attempt_at, (u.d).id) - 1)
+        LIMIT room),
+    l AS (
+        INSERT INTO leases (delivery_id, endpoint, node, until)
+        SELECT c.id, p_endpoint, p_node, p_until FROM c
+        RETURNING delivery_id)
+    SELECT d, e,
+           (first_at + (row_number() OVER (ORDER BY d.next_attempt_at, d.id) - 1)
             * coalesce(p_interval, 0))::bigint
-    FROM u LEFT JOIN events e ON e.id = (u.d).event_id AND (u.d).request IS NULL;
+    FROM l JOIN deliveries d ON d.id = l.delivery_id
+    LEFT JOIN events e ON e.id = d.event_id AND d.request IS NULL;
     GET DIAGNOSTICS taken = ROW_COUNT;
     IF p_interval IS NOT NULL AND taken > 0 THEN
         INSERT INTO endpoint_limits (endpoint, tat) VALUES (p_endpoint, first_at + taken * p_interval)
@@ -98,7 +114,7 @@ END
 $$;
 
 -- Finishes a batch of attempts in one statement: records each attempt (if
--- one was made) and moves its delivery on, releasing the lease; returns
+-- one was made) and moves its delivery on, releasing `p_node`'s lease; returns
 -- the deliveries as they now are. A request is kept only if the delivery
 -- is as the transform found it (`made_for`): an operator's replay
 -- meanwhile wants the plugin to run again.
@@ -110,7 +126,7 @@ $$;
 CREATE FUNCTION finish(
     p_ids bytea[], p_n integer[], p_attempts text[], p_now bigint[], p_requests text[],
     p_made_for bigint[], p_transformed_by text[], p_last_status integer[], p_status text[],
-    p_next_at bigint[], p_reasons text[])
+    p_next_at bigint[], p_reasons text[], p_node text)
 RETURNS SETOF deliveries
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -138,10 +154,10 @@ BEGIN
                             ELSE d.attempts END,
             last_status = CASE WHEN j.attempt IS NOT NULL THEN j.last_status
                                ELSE d.last_status END,
-            status = j.status, next_attempt_at = j.next_at, reason = j.reason,
-            claimed_by = NULL, claimed_until = NULL
+            status = j.status, next_attempt_at = j.next_at, reason = j.reason
         FROM j WHERE d.id = j.id
         RETURNING d.*)
     SELECT * FROM u;
+    DELETE FROM leases WHERE delivery_id = ANY(p_ids) AND node = p_node;
 END
 $$;
