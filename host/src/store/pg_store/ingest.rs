@@ -122,13 +122,20 @@ async fn commit(pool: &Pool, batch: &[IngestJob]) -> Result<Vec<Ingested>> {
         )
         .await
         .map_err(pg_error)?;
-    let won = tx
-        .query(
-            &dedupe,
-            &[&sources, &webhook_ids, &id_refs, &received, &until],
-        )
-        .await
-        .map_err(pg_error)?;
+    // Index lookups only, as in the `claim` and `finish` functions: a plan
+    // cached while `webhooks` was nearly empty would otherwise scan it
+    // whole for every batch with a repeat in it, long after it grew.
+    // Pipelined with the dedupe insert: no round trip of its own.
+    let dedupe_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+        [&sources, &webhook_ids, &id_refs, &received, &until];
+    let (_, won) = tokio::try_join!(
+        tx.batch_execute(
+            "SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off;
+             SET LOCAL enable_mergejoin = off"
+        ),
+        tx.query(&dedupe, &dedupe_params),
+    )
+    .map_err(pg_error)?;
     let mut new: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
     for row in &won {
         new.insert(row.try_get::<_, Vec<u8>>(0).map_err(pg_error)?);
