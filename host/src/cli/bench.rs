@@ -187,13 +187,11 @@ enum Store<'a> {
 /// A new database on the server of `url` (the superuser's): its URL.
 async fn fresh_database(url: &str) -> anyhow::Result<String> {
     let name = format!("bench_{}", ulid::Ulid::new().to_string().to_lowercase());
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-    let driver = tokio::spawn(connection);
+    let client = hookwasm::store::pg_store::connect(url).await?;
     client
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await?;
     drop(client);
-    let _ = driver.await;
     let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
     Ok(format!("{base}/{name}"))
 }
@@ -207,8 +205,7 @@ struct PgReading {
 }
 
 async fn pg_reading(url: &str) -> anyhow::Result<PgReading> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-    let driver = tokio::spawn(connection);
+    let client = hookwasm::store::pg_store::connect(url).await?;
     let row = client
         .query_one(
             "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::int8,
@@ -218,7 +215,6 @@ async fn pg_reading(url: &str) -> anyhow::Result<PgReading> {
         )
         .await?;
     drop(client);
-    let _ = driver.await;
     Ok(PgReading {
         wal: row.try_get(0)?,
         transactions: row.try_get(1)?,

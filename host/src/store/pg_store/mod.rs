@@ -25,6 +25,7 @@ pub mod schema;
 pub mod testdb;
 #[cfg(test)]
 mod tests;
+mod tls;
 mod transfer;
 
 use std::collections::{HashMap, HashSet};
@@ -35,7 +36,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
-use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::*;
 use rows::ms;
@@ -54,16 +55,27 @@ const CATALOG_CHANNEL: &str = "hookwasm_catalog";
 /// The schema hookwasm's tables live in.
 pub const SCHEMA: &str = "hookwasm";
 
-/// Parses a `postgres://` URL (or key=value string), for config checks:
-/// the error never repeats the URL, which may hold a password.
+/// Parses a `postgres://` URL, libpq's TLS options included (`tls`), for
+/// config checks: the error never repeats the URL, which may hold a
+/// password.
 pub fn postgres_url(url: &str) -> Result<tokio_postgres::Config, String> {
-    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-        return Err(
-            "must be a postgres:// URL, e.g. postgres://hookwasm@127.0.0.1/hookwasm".into(),
-        );
-    }
-    url.parse::<tokio_postgres::Config>()
-        .map_err(|e| format!("is not a valid PostgreSQL URL: {e}"))
+    tls::parse(url).map(|t| t.config)
+}
+
+/// `url`'s connection settings and its TLS connector.
+fn target(url: &str) -> Result<(tokio_postgres::Config, MakeRustlsConnect)> {
+    let target = tls::parse(url).map_err(|e| StoreError::Storage(format!("store.url {e}")))?;
+    let connector = tls::connector(&target).map_err(StoreError::Storage)?;
+    Ok((target.config, connector))
+}
+
+/// One connection to `url` outside any store (the benchmark's readings),
+/// driven in the background until the client is dropped.
+pub async fn connect(url: &str) -> Result<tokio_postgres::Client> {
+    let (config, tls) = target(url)?;
+    let (client, connection) = config.connect(tls).await.map_err(pg_error)?;
+    tokio::spawn(connection);
+    Ok(client)
 }
 
 pub struct PgStore {
@@ -174,10 +186,10 @@ fn is_foreign_key_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION)
 }
 
-fn pool(config: &tokio_postgres::Config, size: usize) -> Result<Pool> {
+fn pool(config: &tokio_postgres::Config, tls: &MakeRustlsConnect, size: usize) -> Result<Pool> {
     let manager = Manager::from_config(
         config.clone(),
-        NoTls,
+        tls.clone(),
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -224,15 +236,14 @@ impl PgStore {
         schema: &str,
         backstop: Duration,
     ) -> Result<PgStore> {
-        let mut config =
-            postgres_url(url).map_err(|e| StoreError::Storage(format!("store.url {e}")))?;
+        let (mut config, tls) = target(url)?;
         if config.get_application_name().is_none() {
             config.application_name("hookwasm");
         }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
         }
-        migrate_with(&config, schema).await?;
+        migrate_with(&config, &tls, schema).await?;
         let search_path = schema::quote_ident(schema);
         let durable = with_settings(&config, &[("search_path", &search_path)]);
         let lazy = with_settings(
@@ -255,14 +266,14 @@ impl PgStore {
             catalog: watch::channel(0).0,
             listening: watch::channel(false).0,
         });
-        let durable_pool = pool(&durable, pool_size.max(2))?;
-        let lazy_pool = pool(&lazy, pool_size.max(2))?;
+        let durable_pool = pool(&durable, &tls, pool_size.max(2))?;
+        let lazy_pool = pool(&lazy, &tls, pool_size.max(2))?;
         // Fail now, with the reason, rather than at the first webhook.
         drop(durable_pool.get().await.map_err(pool_error)?);
         let ingests = ingest::start(durable_pool.clone(), shared.clone());
         let finishes = finish::start(lazy_pool.clone(), shared.clone());
         let tasks = vec![
-            tokio::spawn(notify::listen(durable.clone(), shared.clone())),
+            tokio::spawn(notify::listen(durable.clone(), tls, shared.clone())),
             tokio::spawn(notify::keep_leases(lazy_pool.clone(), shared.clone())),
         ];
         Ok(PgStore {
@@ -342,12 +353,16 @@ impl Drop for PgStore {
 
 /// Applies the migrations `url`'s database lacks (`hookwasm store migrate`).
 pub async fn migrate(url: &str) -> Result<Vec<i32>> {
-    let config = postgres_url(url).map_err(|e| StoreError::Storage(format!("store.url {e}")))?;
-    migrate_with(&config, SCHEMA).await
+    let (config, tls) = target(url)?;
+    migrate_with(&config, &tls, SCHEMA).await
 }
 
-async fn migrate_with(config: &tokio_postgres::Config, schema: &str) -> Result<Vec<i32>> {
-    let (mut client, connection) = config.connect(NoTls).await.map_err(pg_error)?;
+async fn migrate_with(
+    config: &tokio_postgres::Config,
+    tls: &MakeRustlsConnect,
+    schema: &str,
+) -> Result<Vec<i32>> {
+    let (mut client, connection) = config.connect(tls.clone()).await.map_err(pg_error)?;
     let driver = tokio::spawn(connection);
     let applied = schema::migrate(&mut client, schema).await;
     drop(client);

@@ -10,7 +10,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::rows::ms;
 use super::{CATALOG_CHANNEL, Shared, WORK_CHANNEL, pg_error};
@@ -21,7 +22,7 @@ pub const BACKSTOP: Duration = Duration::from_secs(2);
 
 /// Keeps a LISTEN connection open (reconnecting with a pause when it
 /// drops), and wakes lanes every `shared.backstop` (`BACKSTOP`).
-pub async fn listen(config: tokio_postgres::Config, shared: Arc<Shared>) {
+pub async fn listen(config: tokio_postgres::Config, tls: MakeRustlsConnect, shared: Arc<Shared>) {
     let backstop = {
         let shared = shared.clone();
         tokio::spawn(async move {
@@ -33,7 +34,7 @@ pub async fn listen(config: tokio_postgres::Config, shared: Arc<Shared>) {
     };
     let _stop_backstop = AbortOnDrop(backstop);
     loop {
-        let listened = listen_once(&config, &shared).await;
+        let listened = listen_once(&config, &tls, &shared).await;
         shared.listening.send_replace(false);
         match listened {
             Ok(()) => {
@@ -53,8 +54,15 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn listen_once(config: &tokio_postgres::Config, shared: &Shared) -> Result<(), String> {
-    let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
+async fn listen_once(
+    config: &tokio_postgres::Config,
+    tls: &MakeRustlsConnect,
+    shared: &Shared,
+) -> Result<(), String> {
+    let (client, mut connection) = config
+        .connect(tls.clone())
+        .await
+        .map_err(|e| e.to_string())?;
     let (messages_tx, mut messages) = tokio::sync::mpsc::unbounded_channel();
     // The connection must be polled for the LISTEN to complete, and for
     // notifications to arrive.

@@ -122,6 +122,30 @@ impl TestDb {
         )
     }
 
+    /// Restarts the server with TLS on, presenting `cert_pem` (and its
+    /// `key_pem`).
+    pub fn enable_tls(&self, cert_pem: &str, key_pem: &str) -> Result<(), String> {
+        let data = self.data();
+        for (name, text) in [("server.crt", cert_pem), ("server.key", key_pem)] {
+            let path = data.join(name);
+            std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+            // PostgreSQL refuses a key others can read.
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| format!("chmod {}: {e}", path.display()))?;
+            if let Some((uid, gid)) = self.user {
+                chown(&path, uid, gid)?;
+            }
+        }
+        let conf = data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf)
+            .map_err(|e| format!("reading {}: {e}", conf.display()))?;
+        text.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(&conf, text).map_err(|e| format!("writing {}: {e}", conf.display()))?;
+        self.stop_server()?;
+        self.start_server()
+    }
+
     /// Stops the server at once (`immediate`: as a crash would).
     pub fn stop_server(&self) -> Result<(), String> {
         self.run(
@@ -135,6 +159,11 @@ impl TestDb {
                 "stop",
             ],
         )
+    }
+
+    /// The server's port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// The URL of database `postgres` as the superuser.

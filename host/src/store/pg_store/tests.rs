@@ -414,3 +414,85 @@ async fn transfer_round_trips_between_postgres_and_sled() {
     assert_eq!(sled.counts("a").dead, 1);
     assert_eq!(back.counts("b").await.unwrap().pending, 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_to_postgres_as_sslmode_says() {
+    // A server of its own: TLS on, with a self-signed certificate for
+    // "localhost".
+    let db = match TestDb::start() {
+        Ok(Some(db)) => db,
+        Ok(None) => return,
+        Err(e) => panic!("starting PostgreSQL for the tests: {e}"),
+    };
+    let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    db.enable_tls(&issued.cert.pem(), &issued.key_pair.serialize_pem())
+        .unwrap_or_else(|e| panic!("{e}\n{}", db.log()));
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root.pem");
+    std::fs::write(&root, issued.cert.pem()).unwrap();
+    let root = root.display().to_string();
+    let port = db.port();
+    let encrypted = async |url: String| -> Result<bool> {
+        let client = connect(&url).await?;
+        let row = client
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(row.get(0))
+    };
+    let at =
+        |host: &str, query: &str| format!("postgres://postgres@{host}:{port}/postgres?{query}");
+    // libpq's defaults: TLS when offered, the certificate not checked.
+    assert!(
+        encrypted(at("127.0.0.1", "application_name=t"))
+            .await
+            .unwrap()
+    );
+    assert!(encrypted(at("127.0.0.1", "sslmode=require")).await.unwrap());
+    assert!(!encrypted(at("127.0.0.1", "sslmode=disable")).await.unwrap());
+    // verify-ca checks the chain, not the name; verify-full both.
+    assert!(
+        encrypted(at(
+            "127.0.0.1",
+            &format!("sslmode=verify-ca&sslrootcert={root}")
+        ))
+        .await
+        .unwrap()
+    );
+    let wrong_name = encrypted(at(
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={root}"),
+    ))
+    .await
+    .expect_err("the certificate is not for 127.0.0.1");
+    assert!(
+        wrong_name.to_string().contains("not valid for name"),
+        "{wrong_name}"
+    );
+    let unknown = encrypted(at("localhost", "sslmode=verify-full"))
+        .await
+        .expect_err("a self-signed certificate is not under the Mozilla roots");
+    assert!(unknown.to_string().contains("UnknownIssuer"), "{unknown}");
+    // The store itself (its pools, its LISTEN connection) over verify-full.
+    let store = PgStore::open_in(
+        &at(
+            "localhost",
+            &format!("sslmode=verify-full&sslrootcert={root}"),
+        ),
+        2,
+        &schema(),
+        super::notify::BACKSTOP,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", db.log()));
+    store.listening().await;
+    let now = now_ms();
+    store
+        .ingest(event("over-tls", now), b"{}", &[Route::from("e")], WINDOW)
+        .await
+        .unwrap();
+    assert_eq!(store.due_count("e", now).await.unwrap(), 1);
+}
