@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use super::api::JobView;
 use super::views::time;
-use crate::model::{DeliveryQuery, DeliveryStatus, Endpoint, EventQuery, Millis, now_ms};
+use crate::model::{DeliveryQuery, DeliveryStatus, Endpoint, EventQuery, Millis, Ordering, now_ms};
 use crate::store::{Store, StoreError};
 
 const PAGE: usize = 500;
@@ -162,7 +162,17 @@ async fn replay_missing(
             if !endpoint.events.matches(&event.event_type) {
                 continue;
             }
-            match store.add_delivery(event.id, &endpoint.id, now_ms()).await {
+            // A FIFO endpoint's key comes from the payload, as at ingest.
+            let payload = match endpoint.ordering {
+                Ordering::Fifo { key: Some(_) } => store.payload(event.id).await?,
+                _ => None,
+            };
+            let route = endpoint.route(&mut || {
+                payload
+                    .as_deref()
+                    .and_then(|p| serde_json::from_slice(p).ok())
+            });
+            match store.add_delivery(event.id, &route, now_ms()).await {
                 Ok(Some(_)) => created += 1,
                 // Already has one; or retention removed the event since
                 // this page was read: nothing to deliver.

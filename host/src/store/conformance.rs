@@ -371,12 +371,27 @@ async fn add_delivery_creates_at_most_one(open: Open<'_>) {
         .unwrap()
         .event_id;
     assert_eq!(
-        store.add_delivery(id, "a", now).await.unwrap(),
+        store
+            .add_delivery(id, &Route::from("a"), now)
+            .await
+            .unwrap(),
         None,
         "made at ingest"
     );
-    assert!(store.add_delivery(id, "late", now).await.unwrap().is_some());
-    assert_eq!(store.add_delivery(id, "late", now).await.unwrap(), None);
+    assert!(
+        store
+            .add_delivery(id, &Route::from("late"), now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store
+            .add_delivery(id, &Route::from("late"), now)
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(store.deliveries_of(id).await.unwrap().len(), 2);
     assert_eq!(
         store
@@ -388,9 +403,45 @@ async fn add_delivery_creates_at_most_one(open: Open<'_>) {
         1
     );
     assert!(matches!(
-        store.add_delivery(EventId::new(), "a", now).await,
+        store
+            .add_delivery(EventId::new(), &Route::from("a"), now)
+            .await,
         Err(StoreError::NotFound(_))
     ));
+    // Added to a FIFO endpoint: it waits behind the pending delivery of its
+    // key, as an ingested one would.
+    let keyed = Route {
+        endpoint: "fifo".into(),
+        ordering_key: Some("k".into()),
+    };
+    let first = store
+        .ingest(
+            event("msg_add_1", now),
+            b"{}",
+            std::slice::from_ref(&keyed),
+            WINDOW,
+        )
+        .await
+        .unwrap()
+        .event_id;
+    let added = store.add_delivery(id, &keyed, now).await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .delivery(added)
+            .await
+            .unwrap()
+            .unwrap()
+            .ordering_key
+            .as_deref(),
+        Some("k")
+    );
+    let claimed = store
+        .claim("fifo", now, 5, LEASE, Limits::NONE)
+        .await
+        .unwrap()
+        .work;
+    assert_eq!(claimed.len(), 1, "one at a time per key");
+    assert_eq!(claimed[0].delivery.event_id, first);
 }
 
 async fn cancel_pending_ends_only_that_endpoints_pending(open: Open<'_>) {

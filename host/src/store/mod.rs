@@ -306,11 +306,12 @@ pub trait Queue: Send + Sync {
     /// Puts a delivery back in the queue, due now. `replay` drops the stored
     /// request so the transform runs again with the current plugin.
     async fn requeue(&self, id: DeliveryId, replay: bool, now: Millis) -> Result<Delivery>;
-    /// Creates a delivery of `event` to `endpoint` unless one exists.
+    /// Creates a delivery of `event` along `route` (its endpoint, and its
+    /// FIFO key if the endpoint is ordered) unless one exists.
     async fn add_delivery(
         &self,
         event: EventId,
-        endpoint: &str,
+        route: &Route,
         now: Millis,
     ) -> Result<Option<DeliveryId>>;
     /// Ends every pending delivery of `endpoint` as `cancelled` with

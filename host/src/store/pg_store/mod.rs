@@ -905,20 +905,33 @@ impl Queue for PgStore {
     async fn add_delivery(
         &self,
         event: EventId,
-        endpoint: &str,
+        route: &Route,
         now: Millis,
     ) -> Result<Option<DeliveryId>> {
+        let endpoint = route.endpoint.as_str();
         let id = DeliveryId::new();
         let client = self.durable().await?;
         let created = client
             .query(
-                &cached(&client, "WITH i AS (
-                    INSERT INTO deliveries (id, event_id, endpoint, status, created_at, updated_at, next_attempt_at)
-                    VALUES ($1, $2, $3, 'pending', $4, $4, $4)
+                &cached(
+                    &client,
+                    "WITH i AS (
+                    INSERT INTO deliveries (id, event_id, endpoint, status, created_at, updated_at,
+                                            next_attempt_at, ordering_key)
+                    VALUES ($1, $2, $3, 'pending', $4, $4, $4, $6)
                     ON CONFLICT (event_id, endpoint) DO NOTHING
                     RETURNING endpoint)
-                 SELECT pg_notify($5, endpoint) FROM i").await?,
-                &[&&id.bytes()[..], &&event.bytes()[..], &endpoint, &ms(now), &WORK_CHANNEL],
+                 SELECT pg_notify($5, endpoint) FROM i",
+                )
+                .await?,
+                &[
+                    &&id.bytes()[..],
+                    &&event.bytes()[..],
+                    &endpoint,
+                    &ms(now),
+                    &WORK_CHANNEL,
+                    &route.ordering_key,
+                ],
             )
             .await;
         match created {

@@ -817,10 +817,14 @@ impl SledStore {
     pub fn add_delivery(
         &self,
         event: EventId,
-        endpoint: &str,
+        route: &Route,
         now: Millis,
     ) -> Result<Option<DeliveryId>> {
-        let d = new_delivery(event, endpoint, now);
+        let endpoint = route.endpoint.as_str();
+        let d = Delivery {
+            ordering_key: route.ordering_key.clone(),
+            ..new_delivery(event, endpoint, now)
+        };
         let _purging = self.purging.lock().unwrap_or_else(|p| p.into_inner());
         let _order = self.queue.order();
         let created = (
@@ -1297,10 +1301,10 @@ impl Queue for SledStore {
     async fn add_delivery(
         &self,
         event: EventId,
-        endpoint: &str,
+        route: &Route,
         now: Millis,
     ) -> Result<Option<DeliveryId>> {
-        SledStore::add_delivery(self, event, endpoint, now)
+        SledStore::add_delivery(self, event, route, now)
     }
 
     async fn cancel_pending(&self, endpoint: &str, reason: &str, now: Millis) -> Result<u64> {

@@ -350,13 +350,23 @@ async fn add_delivery_creates_one_per_event_and_endpoint() {
     let (_dir, store) = open();
     let e = event("s", "m1", 100);
     ingest(&store, &e, &["a"]).await;
-    assert!(store.add_delivery(e.id, "a", 200).unwrap().is_none());
-    let created = store.add_delivery(e.id, "b", 200).unwrap();
+    assert!(
+        store
+            .add_delivery(e.id, &Route::from("a"), 200)
+            .unwrap()
+            .is_none()
+    );
+    let created = store.add_delivery(e.id, &Route::from("b"), 200).unwrap();
     assert!(created.is_some());
-    assert!(store.add_delivery(e.id, "b", 300).unwrap().is_none());
+    assert!(
+        store
+            .add_delivery(e.id, &Route::from("b"), 300)
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(store.deliveries_of(e.id).unwrap().len(), 2);
     assert!(matches!(
-        store.add_delivery(EventId::new(), "b", 1),
+        store.add_delivery(EventId::new(), &Route::from("b"), 1),
         Err(StoreError::NotFound(_))
     ));
 }
@@ -536,7 +546,7 @@ fn a_delivery_added_during_a_purge_never_outlives_its_event() {
     is_paused.recv().unwrap();
     let add = {
         let store = store.clone();
-        std::thread::spawn(move || store.add_delivery(e.id, "late", 300))
+        std::thread::spawn(move || store.add_delivery(e.id, &Route::from("late"), 300))
     };
     // Time for the add to commit, were nothing stopping it.
     std::thread::sleep(std::time::Duration::from_millis(200));
@@ -615,12 +625,23 @@ async fn the_queue_in_memory_matches_the_tree_after_every_kind_of_write() {
     store.requeue(id(1), false, 300).unwrap();
     store.requeue(id(0), true, 300).unwrap();
     assert_eq!(check(&store).len(), 5);
-    store.add_delivery(events[2].id, "c", 400).unwrap();
+    store
+        .add_delivery(events[2].id, &Route::from("c"), 400)
+        .unwrap();
     ingest(&store, &events[0], &["a", "b"]).await;
     // Writes that fail or find nothing to do change neither.
     assert!(store.requeue(DeliveryId::new(), false, 500).is_err());
-    assert!(store.add_delivery(EventId::new(), "a", 500).is_err());
-    assert_eq!(store.add_delivery(events[2].id, "c", 500).unwrap(), None);
+    assert!(
+        store
+            .add_delivery(EventId::new(), &Route::from("a"), 500)
+            .is_err()
+    );
+    assert_eq!(
+        store
+            .add_delivery(events[2].id, &Route::from("c"), 500)
+            .unwrap(),
+        None
+    );
     let before = check(&store);
     assert_eq!(before.len(), 6);
     assert!(before.contains(&("a".into(), 300, id(0))));
@@ -744,7 +765,7 @@ async fn the_queue_in_memory_matches_the_tree_under_concurrent_writes() {
                     store.requeue(ds[0].id, false, 300 + i).unwrap();
                 }
                 if i % 8 == 0 {
-                    store.add_delivery(e.id, "c", 400).unwrap();
+                    store.add_delivery(e.id, &Route::from("c"), 400).unwrap();
                 }
             }
         });
@@ -886,7 +907,12 @@ async fn records_from_before_the_combined_layout_are_read_moved_and_purged() {
     assert_eq!(store.request(d.id).unwrap(), Some(request.clone()));
     let repeat = ingest(&store, &event("s", "m1", 200), &["a"]).await;
     assert_eq!((repeat.event_id, repeat.deliveries), (e.id, 1));
-    assert!(store.add_delivery(e.id, "a", 200).unwrap().is_none());
+    assert!(
+        store
+            .add_delivery(e.id, &Route::from("a"), 200)
+            .unwrap()
+            .is_none()
+    );
     // The retry path reads the old request.
     let work = store.work(d.id).unwrap().unwrap();
     assert!(matches!(work.input, WorkInput::Request(r) if r == request));
@@ -948,7 +974,10 @@ async fn records_from_before_the_combined_layout_are_read_moved_and_purged() {
 
     // A delivery added to the old event for another endpoint is listed
     // beside the old one.
-    let added = store.add_delivery(e.id, "b", 8_000).unwrap().unwrap();
+    let added = store
+        .add_delivery(e.id, &Route::from("b"), 8_000)
+        .unwrap()
+        .unwrap();
     let of_event: Vec<DeliveryId> = store
         .deliveries_of(e.id)
         .unwrap()
