@@ -540,6 +540,14 @@ impl EventLog for PgStore {
     ) -> Result<(Purged, Option<EventId>)> {
         let done = purge::Cutoffs::new(now, policy);
         let mut client = self.durable().await?;
+        // A pass begins only if no other node began one lately: the nodes
+        // share the work rather than each repeating it.
+        if after.is_none() {
+            let mine = purge::take_turn(&client, &self.shared.node, now).await;
+            if !self.track(mine)? {
+                return Ok((Purged::default(), None));
+            }
+        }
         let purged = purge::run(&mut client, done, after, budget).await;
         self.track(purged)
     }

@@ -1,6 +1,7 @@
 //! Retention on PostgreSQL: batch deletes of events whose deliveries are
 //! all finished and old enough (their deliveries and attempts go with them,
-//! `ON DELETE CASCADE`), a budget of events at a time.
+//! `ON DELETE CASCADE`), a budget of events at a time; a pass by one node
+//! at a time (`take_turn`).
 
 use deadpool_postgres::Object;
 
@@ -27,6 +28,29 @@ impl Cutoffs {
             newest: EventId::bound(done.max(dead), true).bytes(),
         }
     }
+}
+
+/// How long a node's retention pass keeps others from starting one.
+const TURN: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Whether `node` may start a retention pass now: no other node started
+/// one within `TURN`.
+pub async fn take_turn(client: &Object, node: &str, now: Millis) -> Result<bool> {
+    let won = client
+        .query_opt(
+            "INSERT INTO turns AS t (job, node, until) VALUES ('retention', $1, $2)
+             ON CONFLICT (job) DO UPDATE SET node = EXCLUDED.node, until = EXCLUDED.until
+                WHERE t.until <= $3 OR t.node = EXCLUDED.node
+             RETURNING node",
+            &[
+                &node,
+                &ms(now.saturating_add(TURN.as_millis() as u64)),
+                &ms(now),
+            ],
+        )
+        .await
+        .map_err(pg_error)?;
+    Ok(won.is_some())
 }
 
 pub async fn run(

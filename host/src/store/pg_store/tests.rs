@@ -294,7 +294,8 @@ async fn concurrent_ingests_of_one_webhook_store_one_event() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purge_removes_old_finished_events_and_keeps_the_rest() {
     let Some(db) = server() else { return };
-    let store = open(db, &schema()).await;
+    let schema = schema();
+    let store = open(db, &schema).await;
     let day = 86_400_000;
     let now = now_ms();
     let old = store
@@ -341,6 +342,27 @@ async fn purge_removes_old_finished_events_and_keeps_the_rest() {
         store.event_by_webhook_id("dodo", "old").await.unwrap(),
         None
     );
+    // Another node's pass right after finds the turn taken and does
+    // nothing; five minutes on, it is its turn.
+    let other = open(db, &schema).await;
+    let later = store
+        .ingest(
+            event("later", now - 40 * day),
+            b"{}",
+            &[Route::from("l")],
+            WINDOW,
+        )
+        .await
+        .unwrap();
+    store
+        .cancel_pending("l", "gone", now - 40 * day)
+        .await
+        .unwrap();
+    let (skipped, _) = other.purge(now + 1_000, policy, None, 100).await.unwrap();
+    assert_eq!(skipped.events, 0, "the turn is the first node's");
+    assert!(store.event(later.event_id).await.unwrap().is_some());
+    let (purged, _) = other.purge(now + 300_001, policy, None, 100).await.unwrap();
+    assert_eq!(purged.events, 1);
 }
 
 /// `store copy` both ways: PostgreSQL → sled → PostgreSQL gives back the

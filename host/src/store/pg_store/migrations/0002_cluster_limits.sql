@@ -161,3 +161,11 @@ BEGIN
     DELETE FROM leases WHERE delivery_id = ANY(p_ids) AND node = p_node;
 END
 $$;
+
+-- Work that one node at a time does for the cluster (`retention`): which
+-- node has the turn, and until when.
+CREATE TABLE turns (
+    job    text PRIMARY KEY,
+    node   text NOT NULL,
+    until  bigint NOT NULL
+);
