@@ -423,10 +423,15 @@ pub fn endpoint(spec: &EndpointSpec, cx: &Context<'_>, report: &mut Report) -> O
         );
     }
     let retry = retry(&spec.retry, report);
+    // Bounded so that the schedule's times stay exact integers of
+    // milliseconds (one request per 1000 s at the slowest).
     if let Some(rate) = spec.rate_limit_per_sec
-        && !(rate > 0.0 && rate.is_finite())
+        && !(0.001..=1_000_000.0).contains(&rate)
     {
-        report.problem("rate_limit_per_sec", "must be a positive number");
+        report.problem(
+            "rate_limit_per_sec",
+            "must be a number between 0.001 and 1000000",
+        );
     }
     let concurrency = spec.concurrency.unwrap_or(8);
     if concurrency == 0 || concurrency > 1024 {

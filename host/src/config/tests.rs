@@ -301,6 +301,23 @@ fn a_type_error_names_its_key() {
 }
 
 #[test]
+fn an_endpoint_rate_out_of_bounds_is_refused() {
+    for rate in ["0", "0.0001", "1e7", "-1"] {
+        let text = BASE.replace(
+            "rate_limit_per_sec = 10",
+            &format!("rate_limit_per_sec = {rate}"),
+        );
+        let err = problems(&text);
+        assert!(
+            err.contains("rate_limit_per_sec") && err.contains("between 0.001 and 1000000"),
+            "{rate}: {err}"
+        );
+    }
+    let text = BASE.replace("rate_limit_per_sec = 10", "rate_limit_per_sec = 0.001");
+    assert!(parse(&text).is_ok());
+}
+
+#[test]
 fn an_empty_file_is_ok_with_a_warning() {
     let c = parse("").unwrap();
     assert!(

@@ -226,7 +226,8 @@ impl Deliverer {
                 continue;
             }
             let mut permit = Some(first);
-            for work in claim.work {
+            let mut batch = claim.work.into_iter();
+            while let Some(work) = batch.next() {
                 let id = work.delivery.id;
                 let slot = match permit.take() {
                     Some(p) => Some(p),
@@ -253,7 +254,13 @@ impl Deliverer {
                 tokio::select! {
                     _ = paced => {}
                     _ = stop.changed() => {
+                        // Every lease of the batch not attempted goes back:
+                        // on a shared store it would count against the
+                        // endpoint's concurrency until it expired.
                         let _ = self.store.release(id).await;
+                        for rest in batch {
+                            let _ = self.store.release(rest.delivery.id).await;
+                        }
                         return;
                     }
                 }

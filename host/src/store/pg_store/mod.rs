@@ -245,10 +245,19 @@ impl PgStore {
         }
         migrate_with(&config, &tls, schema).await?;
         let search_path = schema::quote_ident(schema);
-        let durable = with_settings(&config, &[("search_path", &search_path)]);
+        // READ COMMITTED whatever the server's default: the `claim`
+        // function's statements must each see what the claim before it
+        // committed (a database defaulting to REPEATABLE READ would give
+        // them the snapshot taken before its advisory lock).
+        let isolation = ("default_transaction_isolation", "read\\ committed");
+        let durable = with_settings(&config, &[("search_path", &search_path), isolation]);
         let lazy = with_settings(
             &config,
-            &[("search_path", &search_path), ("synchronous_commit", "off")],
+            &[
+                ("search_path", &search_path),
+                ("synchronous_commit", "off"),
+                isolation,
+            ],
         );
         let node = format!(
             "{}-{}-{:04x}",

@@ -498,7 +498,17 @@ async fn tls_to_postgres_as_sslmode_says() {
         .await
         .expect_err("a self-signed certificate is not under the Mozilla roots");
     assert!(unknown.to_string().contains("UnknownIssuer"), "{unknown}");
-    // The store itself (its pools, its LISTEN connection) over verify-full.
+    // The store itself (its pools, its LISTEN connection) over verify-full
+    // — on a database whose default isolation is not the one `claim`
+    // needs: the store's sessions set theirs.
+    connect(&at("127.0.0.1", "sslmode=require"))
+        .await
+        .unwrap()
+        .batch_execute(
+            "ALTER DATABASE postgres SET default_transaction_isolation = 'repeatable read'",
+        )
+        .await
+        .unwrap();
     let store = PgStore::open_in(
         &at(
             "localhost",
@@ -511,6 +521,14 @@ async fn tls_to_postgres_as_sslmode_says() {
     .await
     .unwrap_or_else(|e| panic!("{e}\n{}", db.log()));
     store.listening().await;
+    for client in [store.lazy().await.unwrap(), store.durable().await.unwrap()] {
+        let level: String = client
+            .query_one("SHOW transaction_isolation", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(level, "read committed");
+    }
     let now = now_ms();
     store
         .ingest(event("over-tls", now), b"{}", &[Route::from("e")], WINDOW)

@@ -35,51 +35,67 @@ pub struct Target {
 }
 
 /// Parses `url`; the error never repeats it (it may hold a password).
+/// The options tokio-postgres lacks are taken out of the query as they
+/// are written: every other option keeps its own encoding, and a
+/// multi-host URL passes through.
 pub fn parse(url: &str) -> Result<Target, String> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err(
             "must be a postgres:// URL, e.g. postgres://hookwasm@127.0.0.1/hookwasm".into(),
         );
     }
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
     let mut verify = Verify::Nothing;
+    let mut mode_given = false;
+    let mut system_roots = false;
     let mut root_file = None;
-    let mut rest = url.to_string();
-    // Only a URL with the options tokio-postgres lacks is rewritten.
-    if url.contains("sslmode=verify") || url.contains("sslrootcert=") {
-        let mut parsed =
-            url::Url::parse(url).map_err(|e| format!("is not a valid PostgreSQL URL: {e}"))?;
-        let mut kept: Vec<(String, String)> = Vec::new();
-        for (key, value) in parsed.query_pairs() {
-            match (key.as_ref(), value.as_ref()) {
-                ("sslmode", "verify-ca") => {
-                    verify = Verify::Chain;
-                    kept.push(("sslmode".into(), "require".into()));
-                }
-                ("sslmode", "verify-full") => {
-                    verify = Verify::Host;
-                    kept.push(("sslmode".into(), "require".into()));
-                }
-                // PostgreSQL 16's "the system's roots": ours are webpki's.
-                ("sslrootcert", "system") => {}
-                ("sslrootcert", path) => root_file = Some(path.to_string()),
-                (k, v) => kept.push((k.to_string(), v.to_string())),
+    let mut kept: Vec<&str> = Vec::new();
+    for pair in query.into_iter().flat_map(|q| q.split('&')) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = percent_encoding::percent_decode_str(value)
+            .decode_utf8()
+            .map_err(|_| format!("has a value of {key:?} that is not UTF-8"))?;
+        match (key, value.as_ref()) {
+            ("sslmode", "verify-ca") => {
+                verify = Verify::Chain;
+                kept.push("sslmode=require");
             }
+            ("sslmode", "verify-full") => {
+                verify = Verify::Host;
+                kept.push("sslmode=require");
+            }
+            ("sslmode", _) => {
+                mode_given = true;
+                kept.push(pair);
+            }
+            // PostgreSQL 16's "the system's roots" (ours are webpki's),
+            // which makes verify-full the default.
+            ("sslrootcert", "system") => system_roots = true,
+            ("sslrootcert", path) => root_file = Some(path.to_string()),
+            _ => kept.push(pair),
         }
-        parsed.set_query(None);
-        if !kept.is_empty() {
-            parsed.query_pairs_mut().extend_pairs(kept);
-        }
-        rest = parsed.to_string();
     }
+    if verify == Verify::Nothing && (system_roots || root_file.is_some()) {
+        if mode_given || root_file.is_some() {
+            return Err(
+                "gives sslrootcert without sslmode=verify-ca or verify-full, which would not check it"
+                    .into(),
+            );
+        }
+        verify = Verify::Host;
+        kept.push("sslmode=require");
+    }
+    let rest = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
     let config = rest
         .parse::<tokio_postgres::Config>()
         .map_err(|e| format!("is not a valid PostgreSQL URL: {e}"))?;
-    if root_file.is_some() && verify == Verify::Nothing {
-        return Err(
-            "gives sslrootcert without sslmode=verify-ca or verify-full, which would not check it"
-                .into(),
-        );
-    }
     Ok(Target {
         config,
         verify,

@@ -71,7 +71,10 @@ BEGIN
         IF first_at >= p_now + p_horizon THEN
             retry_at := greatest(retry_at, ceil(first_at - p_horizon)::bigint + 1);
         END IF;
-        room := least(room, ceil((p_now + p_horizon - first_at) / p_interval)::integer);
+        -- In double precision until bounded: an integer cast of an unbounded
+        -- quotient could overflow.
+        room := greatest(0, least(room::double precision,
+                                  ceil((p_now + p_horizon - first_at) / p_interval)))::integer;
     END IF;
     IF room <= 0 THEN
         RETURN QUERY SELECT NULL::deliveries, NULL::events, retry_at;
