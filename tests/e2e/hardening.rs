@@ -144,16 +144,7 @@ retry = {{ schedule_secs = [0.5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
         .map(|r| r.at)
         .filter(|t| *t >= back)
         .collect();
-    let busiest = times
-        .iter()
-        .map(|start| {
-            times
-                .iter()
-                .filter(|t| **t >= *start && t.duration_since(*start) < Duration::from_secs(1))
-                .count()
-        })
-        .max()
-        .unwrap_or(0);
+    let busiest = busiest_second(&times);
     assert!(
         busiest as f64 <= RATE + 2.0,
         "{busiest} requests in one second, limit {RATE}/s"

@@ -213,16 +213,7 @@ async fn concurrency_and_rate_limit_hold_for_the_cluster_not_per_node() {
     )
     .await;
     let times: Vec<std::time::Instant> = sink.received().iter().map(|r| r.at).collect();
-    let busiest = times
-        .iter()
-        .map(|start| {
-            times
-                .iter()
-                .filter(|t| **t >= *start && t.duration_since(*start) < Duration::from_secs(1))
-                .count()
-        })
-        .max()
-        .unwrap_or(0);
+    let busiest = busiest_second(&times);
     let span = times[times.len() - 1]
         .duration_since(times[0])
         .as_secs_f64();

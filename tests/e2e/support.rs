@@ -205,7 +205,20 @@ impl Drop for Sink {
     }
 }
 
-/// A free local port (bound and released: good enough for tests).
+/// The most of `times` that fall in any one second.
+pub fn busiest_second(times: &[Instant]) -> usize {
+    times
+        .iter()
+        .map(|start| {
+            times
+                .iter()
+                .filter(|t| **t >= *start && t.duration_since(*start) < Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// The config of one endpoint, `sink`, that runs the inngest plugin on
 /// every Dodo event and delivers to `url`; `extra` adds TOML keys
 /// (concurrency, retry schedule…).
@@ -223,6 +236,7 @@ url = "{url}"
     )
 }
 
+/// A free local port (bound and released: good enough for tests).
 pub fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
         .unwrap()

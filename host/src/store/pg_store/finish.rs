@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use super::rows;
 use super::{Shared, WORK_CHANNEL, pg_error, pool_error};
@@ -37,28 +37,10 @@ pub struct FinishJob {
 
 /// Starts the batcher; finishes are sent to the returned queue.
 pub fn start(pool: Pool, shared: Arc<Shared>) -> mpsc::UnboundedSender<FinishJob> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<FinishJob>();
-    tokio::spawn(async move {
-        let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-        while let Some(first) = rx.recv().await {
-            let Ok(slot) = slots.clone().acquire_owned().await else {
-                return;
-            };
-            let mut batch = vec![first];
-            while batch.len() < BATCH {
-                match rx.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
-            let (pool, shared) = (pool.clone(), shared.clone());
-            tokio::spawn(async move {
-                let _slot = slot;
-                run(&pool, &shared, batch).await;
-            });
-        }
-    });
-    tx
+    super::batch::start(BATCH, IN_FLIGHT, move |batch| {
+        let (pool, shared) = (pool.clone(), shared.clone());
+        async move { run(&pool, &shared, batch).await }
+    })
 }
 
 /// Finishes `batch` in one statement, or — should PostgreSQL refuse it

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{self, ms};
 use super::{Shared, WORK_CHANNEL, pg_error};
@@ -29,46 +29,30 @@ pub struct IngestJob {
 
 /// Starts the batcher; ingests are sent to the returned queue.
 pub fn start(pool: Pool, shared: Arc<Shared>) -> mpsc::UnboundedSender<IngestJob> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<IngestJob>();
-    tokio::spawn(async move {
-        let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-        while let Some(first) = rx.recv().await {
-            let Ok(slot) = slots.clone().acquire_owned().await else {
-                return;
-            };
-            let mut batch = vec![first];
-            while batch.len() < BATCH {
-                match rx.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
+    super::batch::start(BATCH, IN_FLIGHT, move |batch: Vec<IngestJob>| {
+        let (pool, shared) = (pool.clone(), shared.clone());
+        async move {
+            let answers = commit(&pool, &batch).await;
+            shared.note(answers.as_ref().err());
+            match answers {
+                Ok(answers) => {
+                    for (job, answer) in batch.into_iter().zip(answers) {
+                        if !answer.duplicate {
+                            for route in &job.endpoints {
+                                shared.signal(&route.endpoint);
+                            }
+                        }
+                        let _ = job.reply.send(Ok(answer));
+                    }
+                }
+                Err(e) => {
+                    for job in batch {
+                        let _ = job.reply.send(Err(e.clone()));
+                    }
                 }
             }
-            let (pool, shared) = (pool.clone(), shared.clone());
-            tokio::spawn(async move {
-                let answers = commit(&pool, &batch).await;
-                shared.note(answers.as_ref().err());
-                let _slot = slot;
-                match answers {
-                    Ok(answers) => {
-                        for (job, answer) in batch.into_iter().zip(answers) {
-                            if !answer.duplicate {
-                                for route in &job.endpoints {
-                                    shared.signal(&route.endpoint);
-                                }
-                            }
-                            let _ = job.reply.send(Ok(answer));
-                        }
-                    }
-                    Err(e) => {
-                        for job in batch {
-                            let _ = job.reply.send(Err(e.clone()));
-                        }
-                    }
-                }
-            });
         }
-    });
-    tx
+    })
 }
 
 /// One transaction for the whole batch; an answer per job, in order.

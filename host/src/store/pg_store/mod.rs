@@ -16,6 +16,7 @@
 //! of delivery bookkeeping, which redelivers — at least once, as sled's
 //! 500 ms flush does — but never loses an acknowledged event).
 
+mod batch;
 mod finish;
 mod ingest;
 mod notify;
